@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * C shims for static-inline and macro kernel APIs used by scx_rs.
+ *
+ * Like rust/helpers/ in the kernel tree, these only forward; they carry no
+ * logic of their own so that the Rust side states every contract.
+ */
+
+#include <linux/irq_work.h>
+#include <linux/irqflags.h>
+#include <linux/lockdep.h>
+#include <linux/percpu.h>
+#include <linux/preempt.h>
+#include <linux/smp.h>
+#include <linux/spinlock.h>
+
+#include "helpers.h"
+
+void scx_rs_raw_spin_lock_init(raw_spinlock_t *lock, const char *name,
+			       struct lock_class_key *key)
+{
+#ifdef CONFIG_DEBUG_SPINLOCK
+	__raw_spin_lock_init(lock, name, key, LD_WAIT_SPIN);
+#else
+	raw_spin_lock_init(lock);
+#endif
+}
+
+void scx_rs_raw_spin_lock(raw_spinlock_t *lock)
+{
+	raw_spin_lock(lock);
+}
+
+void scx_rs_raw_spin_unlock(raw_spinlock_t *lock)
+{
+	raw_spin_unlock(lock);
+}
+
+int scx_rs_raw_spin_trylock(raw_spinlock_t *lock)
+{
+	return raw_spin_trylock(lock);
+}
+
+unsigned long scx_rs_raw_spin_lock_irqsave(raw_spinlock_t *lock)
+{
+	unsigned long flags;
+
+	raw_spin_lock_irqsave(lock, flags);
+	return flags;
+}
+
+void scx_rs_raw_spin_unlock_irqrestore(raw_spinlock_t *lock,
+				       unsigned long flags)
+{
+	raw_spin_unlock_irqrestore(lock, flags);
+}
+
+int scx_rs_raw_spin_trylock_irqsave(raw_spinlock_t *lock,
+				    unsigned long *flags)
+{
+	return raw_spin_trylock_irqsave(lock, *flags);
+}
+
+void scx_rs_raw_spin_assert_held(raw_spinlock_t *lock)
+{
+	lockdep_assert_held(lock);
+}
+
+/* 1 if held by this context, 0 if not, -1 if lockdep cannot tell. */
+int scx_rs_raw_spin_is_held(raw_spinlock_t *lock)
+{
+#ifdef CONFIG_LOCKDEP
+	return lockdep_is_held(lock);
+#else
+	return -1;
+#endif
+}
+
+bool scx_rs_irqs_disabled(void)
+{
+	return irqs_disabled();
+}
+
+void __percpu *scx_rs_alloc_percpu(size_t size, size_t align, gfp_t gfp)
+{
+	return __alloc_percpu_gfp(size, align, gfp);
+}
+
+void *scx_rs_per_cpu_ptr(void __percpu *ptr, unsigned int cpu)
+{
+	return per_cpu_ptr(ptr, cpu);
+}
+
+void *scx_rs_this_cpu_ptr(void __percpu *ptr)
+{
+	return this_cpu_ptr(ptr);
+}
+
+/* The next possible CPU after @cpu (-1 to start), or nr_cpu_ids at the end. */
+unsigned int scx_rs_next_possible_cpu(int cpu)
+{
+	return cpumask_next(cpu, cpu_possible_mask);
+}
+
+unsigned int scx_rs_num_possible_cpus(void)
+{
+	return num_possible_cpus();
+}
+
+bool scx_rs_cpu_online(unsigned int cpu)
+{
+	return cpu_online(cpu);
+}
+
+void scx_rs_preempt_disable(void)
+{
+	preempt_disable();
+}
+
+void scx_rs_preempt_enable(void)
+{
+	preempt_enable();
+}
+
+unsigned int scx_rs_smp_processor_id(void)
+{
+	return smp_processor_id();
+}
+
+unsigned int scx_rs_irq_work_flags(struct irq_work *work)
+{
+	return atomic_read(&work->node.a_flags);
+}

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * C shims for kernel APIs that are static inlines or macros and so cannot
+ * be called from Rust directly. Each is a one-line forwarder; the Rust
+ * declarations live in rust/bindings.rs.
+ */
+#ifndef SCX_RS_HELPERS_H
+#define SCX_RS_HELPERS_H
+
+#include <linux/lockdep_types.h>
+#include <linux/spinlock_types_raw.h>
+#include <linux/types.h>
+#include <linux/compiler_types.h>
+
+void scx_rs_raw_spin_lock_init(raw_spinlock_t *lock, const char *name,
+			       struct lock_class_key *key);
+void scx_rs_raw_spin_lock(raw_spinlock_t *lock);
+void scx_rs_raw_spin_unlock(raw_spinlock_t *lock);
+int scx_rs_raw_spin_trylock(raw_spinlock_t *lock);
+unsigned long scx_rs_raw_spin_lock_irqsave(raw_spinlock_t *lock);
+void scx_rs_raw_spin_unlock_irqrestore(raw_spinlock_t *lock,
+				       unsigned long flags);
+int scx_rs_raw_spin_trylock_irqsave(raw_spinlock_t *lock,
+				    unsigned long *flags);
+void scx_rs_raw_spin_assert_held(raw_spinlock_t *lock);
+int scx_rs_raw_spin_is_held(raw_spinlock_t *lock);
+bool scx_rs_irqs_disabled(void);
+
+void __percpu *scx_rs_alloc_percpu(size_t size, size_t align, gfp_t gfp);
+void *scx_rs_per_cpu_ptr(void __percpu *ptr, unsigned int cpu);
+void *scx_rs_this_cpu_ptr(void __percpu *ptr);
+unsigned int scx_rs_next_possible_cpu(int cpu);
+unsigned int scx_rs_num_possible_cpus(void);
+bool scx_rs_cpu_online(unsigned int cpu);
+void scx_rs_preempt_disable(void);
+void scx_rs_preempt_enable(void);
+unsigned int scx_rs_smp_processor_id(void);
+
+struct irq_work;
+unsigned int scx_rs_irq_work_flags(struct irq_work *work);
+
+#endif /* SCX_RS_HELPERS_H */

@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! scx_rs: parts of sched_ext in safe Rust.
+//!
+//! The crate has two layers:
+//!
+//! - [`sync`]: safe abstractions over kernel primitives (raw spinlocks,
+//!   dynamic per-CPU data, irq_work, RCU) that the sched_ext code needs and
+//!   the kernel crate does not have yet;
+//! - `ext`: the sched_ext paths reimplemented on top of them (DSQ
+//!   lifecycle, CPU kicks, sub-scheduler dispatch).
+//!
+//! All FFI goes through [`bindings`], the one boundary module.
+
+use kernel::prelude::*;
+
+pub(crate) mod bindings;
+pub mod sync;
+
+module! {
+    type: ScxRs,
+    name: "scx_rs",
+    authors: ["The scx_rs developers"],
+    description: "sched_ext paths in safe Rust",
+    license: "GPL",
+}
+
+struct ScxRs;
+
+impl kernel::Module for ScxRs {
+    fn init(_module: &'static ThisModule) -> Result<Self> {
+        pr_info!("loaded\n");
+        Ok(ScxRs)
+    }
+}
+
+impl Drop for ScxRs {
+    fn drop(&mut self) {
+        pr_info!("unloaded\n");
+    }
+}

@@ -1,0 +1,433 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! irq_work: callbacks run from hard interrupt context.
+//!
+//! An [`IrqWork<T>`] is a `struct irq_work` together with the data `T` its
+//! callback works on. `T` implements [`IrqWorkFn`], whose
+//! [`run`](IrqWorkFn::run) is the callback. The item is pinned (it sits on
+//! a per-CPU lock-free list while pending) and is embedded wherever it is
+//! needed: in a heap object, in every slot of a
+//! [`PerCpu`](super::percpu::PerCpu), or in a `static`.
+//!
+//! # Ownership
+//!
+//! Queueing borrows the item: [`queue`](IrqWork::queue) and
+//! [`queue_on`](IrqWork::queue_on) take `Pin<&Self>`. The item must then
+//! stay alive until the callback has finished, and that is what its drop
+//! guarantees: dropping an [`IrqWork`] that is pending or running waits for
+//! it with `irq_work_sync()` *before* anything else of the item, `T`
+//! included, is dropped. Pinning promises that the memory is not reused
+//! before drop runs, so the callback never sees freed memory.
+//!
+//! Handing a reference-counted pointer to the callback (as
+//! `kernel::workqueue` does with `Arc`) is deliberately not offered: the
+//! irq_work core writes to the item after the callback returns
+//! (`irq_work_single()` clears `IRQ_WORK_BUSY` and may wake a waiter), so a
+//! callback that dropped the last reference would free memory still in use.
+//! C code has the same rule and works around it the same way, for example
+//! sched_ext frees DSQs through a static irq_work and a list.
+//!
+//! # Context of the callback
+//!
+//! [`IrqWorkFn::run`] runs in hard interrupt context with interrupts
+//! disabled, on the CPU the item was queued on, except that on `PREEMPT_RT`
+//! items that are not [`IrqWorkKind::Hard`] run in a per-CPU kernel thread.
+//! The callback must not sleep: no `GFP_KERNEL` allocation, no mutex, no
+//! `synchronize_rcu()`, no `irq_work_sync()` of itself, and for
+//! [`IrqWorkKind::Hard`] items no `spinlock_t` on `PREEMPT_RT` (use raw
+//! spinlocks). Dropping an item from its own callback deadlocks.
+//!
+//! C header: [`include/linux/irq_work.h`](srctree/include/linux/irq_work.h)
+//!
+//! # Examples
+//!
+//! ```
+//! use core::pin::Pin;
+//! use kernel::sync::atomic::{Atomic, Relaxed};
+//! use scx_rs::sync::irq_work::{IrqWork, IrqWorkFn, IrqWorkKind};
+//!
+//! struct Counter(Atomic<u32>);
+//!
+//! impl IrqWorkFn for Counter {
+//!     fn run(work: Pin<&IrqWork<Self>>) {
+//!         work.0.add(1, Relaxed);
+//!     }
+//! }
+//!
+//! let w = KBox::pin_init(IrqWork::new(IrqWorkKind::Hard, Counter(Atomic::new(0))), GFP_KERNEL)?;
+//! assert!(w.as_ref().queue());
+//! w.sync();
+//! assert_eq!(w.0.load(Relaxed), 1);
+//! # Ok::<(), Error>(())
+//! ```
+
+use crate::bindings;
+use core::{marker::PhantomPinned, pin::Pin};
+use kernel::{cpu::CpuId, prelude::*, types::Opaque};
+
+/// How an [`IrqWork`] item is run (`IRQ_WORK_INIT*` in C).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IrqWorkKind {
+    /// `IRQ_WORK_INIT`: raised with a self-IPI; on `PREEMPT_RT` runs in
+    /// the per-CPU irq_work thread.
+    Normal,
+    /// `IRQ_WORK_INIT_LAZY`: no IPI, runs from the next tick (or at once if
+    /// the tick is stopped).
+    Lazy,
+    /// `IRQ_WORK_INIT_HARD`: always runs in hard interrupt context, also on
+    /// `PREEMPT_RT`.
+    Hard,
+}
+
+impl IrqWorkKind {
+    const fn flags(self) -> u32 {
+        match self {
+            IrqWorkKind::Normal => 0,
+            IrqWorkKind::Lazy => bindings::IRQ_WORK_LAZY,
+            IrqWorkKind::Hard => bindings::IRQ_WORK_HARD_IRQ,
+        }
+    }
+}
+
+/// The callback of an [`IrqWork`] carrying a `Self`.
+///
+/// `Self: Sync` because the callback runs on whichever CPU the item was
+/// queued on while other CPUs may hold references to the same data.
+pub trait IrqWorkFn: Sync + Sized {
+    /// Runs the work; see the module documentation for the context.
+    fn run(work: Pin<&IrqWork<Self>>);
+}
+
+/// A `struct irq_work` with the data `T` of its callback.
+///
+/// # Invariants
+///
+/// - `work` is an initialised `struct irq_work` whose `func` is
+///   `Self::trampoline`;
+/// - once queued, `work` is not freed or reused before it is no longer
+///   busy: the item is pinned and its drop waits for it.
+#[repr(C)]
+#[pin_data(PinnedDrop)]
+pub struct IrqWork<T: IrqWorkFn> {
+    /// First, so that the callback's `struct irq_work *` is the item's address.
+    #[pin]
+    work: Opaque<bindings::irq_work>,
+    #[pin]
+    data: T,
+    #[pin]
+    _pin: PhantomPinned,
+}
+
+// SAFETY: The item may be sent to another thread if its data may; the
+// `struct irq_work` itself has no thread affinity until queued, and a
+// queued item is borrowed, so it cannot be sent.
+unsafe impl<T: IrqWorkFn + Send> Send for IrqWork<T> {}
+
+// SAFETY: Shared references allow `queue`, `sync` and reading `T`. The
+// irq_work core serialises queueing with atomic operations on the item's
+// flags, and `T: Sync` (required by `IrqWorkFn`) makes `&T` shareable.
+unsafe impl<T: IrqWorkFn> Sync for IrqWork<T> {}
+
+impl<T: IrqWorkFn> IrqWork<T> {
+    /// An initialiser of an item of the given kind carrying `data`.
+    pub fn new(kind: IrqWorkKind, data: T) -> impl PinInit<Self> {
+        Self::pin_init(kind, data)
+    }
+
+    /// An initialiser of an item of the given kind whose data is initialised in place.
+    pub fn pin_init<E>(kind: IrqWorkKind, data: impl PinInit<T, E>) -> impl PinInit<Self, E> {
+        pin_init!(Self {
+            // INVARIANT: the work is initialised with `Self::trampoline`.
+            work: Opaque::new(Self::raw_work(kind)),
+            data <- data,
+            _pin: PhantomPinned,
+        }? E)
+    }
+
+    /// An item of the given kind carrying `data`, for a `static`.
+    ///
+    /// # Safety
+    ///
+    /// The item must not be pending or running when the code of its
+    /// callback goes away: a module that queues a static item must call
+    /// [`sync`](Self::sync) on it in its exit path, after the last
+    /// [`queue`](Self::queue).
+    pub const unsafe fn new_static(kind: IrqWorkKind, data: T) -> Self {
+        Self {
+            // INVARIANT: the work is initialised with `Self::trampoline`; a
+            // `static` is never moved or freed, and the caller guarantees
+            // that it is idle when the module goes away.
+            work: Opaque::new(Self::raw_work(kind)),
+            data,
+            _pin: PhantomPinned,
+        }
+    }
+
+    /// `__IRQ_WORK_INIT(Self::trampoline, kind)`.
+    const fn raw_work(kind: IrqWorkKind) -> bindings::irq_work {
+        // SAFETY: `struct irq_work` is plain C data for which all-zeroes is
+        // a valid bit pattern: an empty `llist_node`, no flags, no `func`
+        // and an `rcuwait` with no task, as `__IRQ_WORK_INIT` leaves the
+        // fields it does not name.
+        let mut work: bindings::irq_work = unsafe { core::mem::zeroed() };
+        work.node.__bindgen_anon_1.u_flags = kind.flags();
+        work.func = Some(Self::trampoline);
+        work
+    }
+
+    /// The C callback: finds the item and calls [`IrqWorkFn::run`].
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must be the `work` field of an [`IrqWork<T>`] that was queued
+    /// and has not finished running this callback.
+    unsafe extern "C" fn trampoline(ptr: *mut bindings::irq_work) {
+        // SAFETY: `work` is the first field of the `#[repr(C)]` item, so
+        // `ptr` is also the item's address (`Opaque<U>` has the layout of
+        // `U`). By the type invariants the item is pinned and stays alive
+        // until the callback has returned, and the item was only ever
+        // shared, so a shared reference is valid.
+        let this = unsafe { Pin::new_unchecked(&*ptr.cast::<Self>()) };
+        T::run(this);
+    }
+
+    /// Queues the item on the current CPU (`irq_work_queue()`).
+    ///
+    /// Returns `false` if it was already pending, in which case it runs
+    /// once for both queueings. May be called from any context, with
+    /// interrupts on or off.
+    #[inline]
+    pub fn queue(self: Pin<&Self>) -> bool {
+        // SAFETY: By the type invariants `work` is initialised and, being
+        // pinned with a drop that waits for it, valid until its callback has
+        // run.
+        unsafe { bindings::irq_work_queue(self.work.get()) }
+    }
+
+    /// Queues the item on `cpu` (`irq_work_queue_on()`), which must be online.
+    ///
+    /// Returns `false` if it was already pending (on any CPU). As in C,
+    /// queueing on an offline CPU is a bug that the kernel warns about; the
+    /// item then runs when that CPU comes back.
+    #[inline]
+    pub fn queue_on(self: Pin<&Self>, cpu: CpuId) -> bool {
+        // SAFETY: As in `queue`; `cpu` is a valid CPU id.
+        unsafe { bindings::irq_work_queue_on(self.work.get(), cpu.as_u32() as i32) }
+    }
+
+    /// Waits until the item is neither pending nor running (`irq_work_sync()`).
+    ///
+    /// Must be called from a context that may sleep, with interrupts on, and
+    /// never from the item's own callback.
+    #[inline]
+    pub fn sync(&self) {
+        // SAFETY: `work` is initialised; `irq_work_sync()` only waits on it.
+        unsafe { bindings::irq_work_sync(self.work.get()) }
+    }
+
+    /// Whether the item is queued and its callback has not started.
+    #[inline]
+    pub fn is_pending(&self) -> bool {
+        self.flags() & bindings::IRQ_WORK_PENDING != 0
+    }
+
+    /// Whether the item is queued or its callback is running.
+    #[inline]
+    pub fn is_busy(&self) -> bool {
+        self.flags() & bindings::IRQ_WORK_BUSY != 0
+    }
+
+    #[inline]
+    fn flags(&self) -> u32 {
+        // SAFETY: `work` is initialised; `atomic_read()` of its flags is how
+        // `irq_work_is_pending()`/`irq_work_is_busy()` read them, racing
+        // with the irq_work core by design.
+        unsafe { bindings::scx_rs_irq_work_flags(self.work.get()) }
+    }
+
+    /// The data of the callback.
+    #[inline]
+    pub fn data(self: Pin<&Self>) -> Pin<&T> {
+        // SAFETY: `data` is structurally pinned.
+        unsafe { self.map_unchecked(|s| &s.data) }
+    }
+}
+
+impl<T: IrqWorkFn> core::ops::Deref for IrqWork<T> {
+    type Target = T;
+
+    #[inline]
+    fn deref(&self) -> &T {
+        &self.data
+    }
+}
+
+#[pinned_drop]
+impl<T: IrqWorkFn> PinnedDrop for IrqWork<T> {
+    fn drop(self: Pin<&mut Self>) {
+        // With `&mut`, nobody can queue the item any more; only a queueing
+        // that happened before can still be pending or running. Wait for it
+        // before the fields, `data` included, are dropped. The check keeps
+        // the common case (idle) free of `irq_work_sync()`'s might_sleep().
+        if self.is_busy() {
+            self.sync();
+        }
+    }
+}
+
+#[kunit_tests(scx_rs_irq_work)]
+mod tests {
+    use super::*;
+    use crate::sync::{cpu_online, irqs_disabled, percpu::possible_cpus};
+    use kernel::{
+        interrupt::local_interrupt_disable,
+        sync::atomic::{Atomic, Relaxed},
+    };
+
+    /// Records where and how often it ran, and in which context.
+    struct Probe {
+        runs: Atomic<u32>,
+        ran_on: Atomic<i32>,
+        irqs_off: Atomic<u32>,
+        /// Busy-waits this many iterations before finishing.
+        spin: u32,
+        done: Atomic<u32>,
+    }
+
+    impl Probe {
+        const fn new(spin: u32) -> Self {
+            Self {
+                runs: Atomic::new(0),
+                ran_on: Atomic::new(-1),
+                irqs_off: Atomic::new(0),
+                spin,
+                done: Atomic::new(0),
+            }
+        }
+    }
+
+    impl IrqWorkFn for Probe {
+        fn run(work: Pin<&IrqWork<Self>>) {
+            work.runs.add(1, Relaxed);
+            work.ran_on.store(CpuId::current().as_u32() as i32, Relaxed);
+            work.irqs_off.store(u32::from(irqs_disabled()), Relaxed);
+            for _ in 0..work.spin {
+                core::hint::spin_loop();
+            }
+            work.done.add(1, Relaxed);
+        }
+    }
+
+    fn probe(kind: IrqWorkKind, spin: u32) -> Result<Pin<KBox<IrqWork<Probe>>>> {
+        KBox::pin_init(IrqWork::new(kind, Probe::new(spin)), GFP_KERNEL)
+    }
+
+    /// Some online CPU other than the current one, if there is one.
+    fn other_online_cpu() -> Option<CpuId> {
+        let me = CpuId::current();
+        possible_cpus().find(|&c| c != me && cpu_online(c))
+    }
+
+    #[test]
+    fn runs_on_target_cpu_from_irqs_off() -> Result {
+        for cpu in possible_cpus().filter(|&c| cpu_online(c)) {
+            let w = probe(IrqWorkKind::Hard, 0)?;
+            {
+                let _irqs_off = local_interrupt_disable();
+                assert!(w.as_ref().queue_on(cpu));
+            }
+            w.sync();
+            assert_eq!(w.runs.load(Relaxed), 1);
+            assert_eq!(w.ran_on.load(Relaxed), cpu.as_u32() as i32);
+            // Hard items run in hard interrupt context.
+            assert_eq!(w.irqs_off.load(Relaxed), 1);
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn not_queued_twice_while_pending() -> Result {
+        let w = probe(IrqWorkKind::Normal, 0)?;
+        {
+            // With interrupts off the self-IPI cannot be taken: the item
+            // stays pending on this CPU.
+            let _irqs_off = local_interrupt_disable();
+            assert!(w.as_ref().queue());
+            assert!(w.is_pending());
+            assert!(w.is_busy());
+            assert!(!w.as_ref().queue());
+            assert!(!w.as_ref().queue_on(CpuId::current()));
+        }
+        w.sync();
+        assert_eq!(w.runs.load(Relaxed), 1);
+        assert!(!w.is_pending());
+        assert!(!w.is_busy());
+        // Idle again: it can be queued again.
+        assert!(w.as_ref().queue());
+        w.sync();
+        assert_eq!(w.runs.load(Relaxed), 2);
+        Ok(())
+    }
+
+    #[test]
+    fn sync_waits_for_remote_callback() -> Result {
+        let Some(cpu) = other_online_cpu() else {
+            return Ok(());
+        };
+        let w = probe(IrqWorkKind::Hard, 2_000_000)?;
+        assert!(w.as_ref().queue_on(cpu));
+        w.sync();
+        assert_eq!(w.done.load(Relaxed), 1);
+        assert!(!w.is_busy());
+        Ok(())
+    }
+
+    #[test]
+    fn lazy_item_runs() -> Result {
+        let w = probe(IrqWorkKind::Lazy, 0)?;
+        assert!(w.as_ref().queue());
+        w.sync();
+        assert_eq!(w.runs.load(Relaxed), 1);
+        Ok(())
+    }
+
+    static DROP_DONE: Atomic<u32> = Atomic::new(0);
+
+    /// Sets `DROP_DONE` at the end of a slow callback.
+    struct SlowDrop;
+
+    impl IrqWorkFn for SlowDrop {
+        fn run(_work: Pin<&IrqWork<Self>>) {
+            for _ in 0..2_000_000 {
+                core::hint::spin_loop();
+            }
+            DROP_DONE.add(1, Relaxed);
+        }
+    }
+
+    #[test]
+    fn drop_waits_for_pending_item() -> Result {
+        let Some(cpu) = other_online_cpu() else {
+            return Ok(());
+        };
+        let before = DROP_DONE.load(Relaxed);
+        let w = KBox::pin_init(IrqWork::new(IrqWorkKind::Hard, SlowDrop), GFP_KERNEL)?;
+        assert!(w.as_ref().queue_on(cpu));
+        drop(w);
+        assert_eq!(DROP_DONE.load(Relaxed), before + 1);
+        Ok(())
+    }
+
+    // SAFETY: The only test that queues it syncs it before returning, so it
+    // is idle whenever the module can be unloaded.
+    static STATIC_PROBE: IrqWork<Probe> = unsafe { IrqWork::new_static(IrqWorkKind::Hard, Probe::new(0)) };
+
+    #[test]
+    fn static_item() {
+        let w = Pin::static_ref(&STATIC_PROBE);
+        let before = w.runs.load(Relaxed);
+        assert!(w.queue());
+        w.sync();
+        assert_eq!(w.runs.load(Relaxed), before + 1);
+    }
+}

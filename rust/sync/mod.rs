@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Layer 1 of scx_rs: synchronisation and memory abstractions that the
+//! kernel crate of 7.3 lacks, with no knowledge of sched_ext.
+//!
+//! - [`raw_spinlock`]: `raw_spinlock_t` as a lock backend, plain and
+//!   irqsave, and locking of C-owned raw spinlocks;
+//! - [`percpu`]: dynamic per-CPU data with pin-init of every slot;
+//! - [`irq_work`]: typed irq_work items;
+//! - [`rcu`]: deferred freeing past a grace period and RCU-protected
+//!   pointers.
+//!
+//! Each module states its safety argument in its documentation; see also
+//! `Documentation/` in the repository.
+
+pub mod irq_work;
+pub mod percpu;
+pub mod raw_spinlock;
+pub mod rcu;
+
+pub use raw_spinlock::{
+    irqs_disabled, lockdep_is_held, new_raw_spinlock, new_raw_spinlock_irq, RawSpinLock,
+    RawSpinLockBackend, RawSpinLockGuard, RawSpinLockIrq, RawSpinLockIrqBackend,
+    RawSpinLockIrqExt, RawSpinLockIrqGuard,
+};
+
+/// Whether `cpu` is online (`cpu_online()`).
+pub fn cpu_online(cpu: kernel::cpu::CpuId) -> bool {
+    // SAFETY: `cpu_online()` only reads `cpu_online_mask`; `cpu` is below
+    // `nr_cpu_ids`.
+    unsafe { crate::bindings::scx_rs_cpu_online(cpu.as_u32()) }
+}
+
+/// An initialiser that moves `v` into place, with any error type.
+///
+/// A `T` is already an infallible initialiser of itself; this one fits
+/// where an initialiser with some other error type is expected.
+pub fn init_value<T, E>(v: T) -> impl kernel::prelude::PinInit<T, E> {
+    // SAFETY: The closure writes a valid `T` to `slot`, which the user of
+    // the initialiser guarantees to be valid for writes, and never fails.
+    unsafe {
+        pin_init::pin_init_from_closure(move |slot: *mut T| {
+            slot.write(v);
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,538 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! RCU: deferred freeing and RCU-protected pointers.
+//!
+//! Builds on the read-side [`Guard`] of `kernel::sync::rcu`:
+//!
+//! - [`RcuBox<T>`] is an owned heap object whose drop is deferred past an
+//!   RCU grace period with `call_rcu()`: readers that found it under a
+//!   [`Guard`] may keep using it until they drop the guard;
+//! - [`RcuPtr<T>`] is an RCU-protected pointer to an [`RcuBox<T>`]: it can
+//!   only be dereferenced with a [`Guard`], which bounds the reference, and
+//!   replacing it hands back the old box, whose drop is deferred;
+//! - [`RcuDropQueue`], in an [`IrqWork`], moves the `call_rcu()` of boxes
+//!   dropped in a locked context (under a runqueue lock, say) to an
+//!   irq_work, where it cannot deadlock against RCU's own wakeups;
+//! - [`synchronize_rcu`] and [`rcu_barrier`] are re-exported.
+//!
+//! A module that drops [`RcuBox`]es must call [`rcu_barrier`] in its exit
+//! path: the RCU callback that frees a box is code of the module.
+//!
+//! The value in an [`RcuBox`] is never moved or handed out mutably (there
+//! is no `DerefMut` and no `into_inner`), because readers may hold shared
+//! references to it until a grace period has passed. Mutate it through
+//! interior mutability, or publish a new box.
+//!
+//! C header: [`include/linux/rcupdate.h`](srctree/include/linux/rcupdate.h)
+//!
+//! # Examples
+//!
+//! ```
+//! use scx_rs::sync::rcu::{self, RcuBox, RcuPtr};
+//!
+//! struct Config {
+//!     slice_ns: u64,
+//! }
+//!
+//! let cfg = RcuPtr::new(Some(RcuBox::new(Config { slice_ns: 20_000_000 }, GFP_KERNEL)?));
+//! {
+//!     let guard = rcu::read_lock();
+//!     assert_eq!(cfg.dereference(&guard).map(|c| c.slice_ns), Some(20_000_000));
+//! }
+//! // The old configuration is freed after a grace period.
+//! let old = cfg.replace(Some(RcuBox::new(Config { slice_ns: 5_000_000 }, GFP_KERNEL)?));
+//! drop(old);
+//! rcu::rcu_barrier();
+//! # Ok::<(), Error>(())
+//! ```
+
+use super::irq_work::{IrqWork, IrqWorkFn};
+use crate::bindings;
+use core::{marker::PhantomData, pin::Pin, ptr::NonNull};
+use kernel::{
+    alloc::{AllocError, Flags},
+    prelude::*,
+    sync::atomic::{Acquire, Atomic, Relaxed, Release},
+    types::Opaque,
+};
+
+pub use kernel::sync::rcu::{rcu_barrier, read_lock, synchronize_rcu, Guard};
+
+/// The allocation behind an [`RcuBox`]: the callback head first, then the value.
+#[repr(C)]
+#[pin_data]
+struct RcuInner<T> {
+    head: Opaque<bindings::callback_head>,
+    #[pin]
+    value: T,
+}
+
+/// An owned heap `T` whose drop is deferred past an RCU grace period.
+///
+/// Dropping an `RcuBox` calls `call_rcu()`; after a grace period the RCU
+/// callback drops the `T` and frees the memory. `call_rcu()` may be called
+/// from any context, but not while holding locks that RCU's wakeups take
+/// (the runqueue lock): use [`RcuBox::drop_deferred`] there. The `T` is
+/// dropped in softirq context (or in an rcuo kthread), possibly on another
+/// CPU, hence `T: Send + 'static`; its drop must not sleep.
+///
+/// # Invariants
+///
+/// `ptr` points to an initialised `RcuInner<T>` allocated with [`KBox`] and
+/// owned by this box; its value is pinned.
+pub struct RcuBox<T: Send + 'static> {
+    ptr: NonNull<RcuInner<T>>,
+    _owns: PhantomData<T>,
+}
+
+// SAFETY: The box owns its `T`; sending the box sends the `T`.
+unsafe impl<T: Send + 'static> Send for RcuBox<T> {}
+
+// SAFETY: `&RcuBox<T>` gives out only `&T`.
+unsafe impl<T: Send + Sync + 'static> Sync for RcuBox<T> {}
+
+impl<T: Send + 'static> RcuBox<T> {
+    /// Allocates a box holding `value`.
+    pub fn new(value: T, flags: Flags) -> Result<Self, AllocError> {
+        Self::try_pin_init(super::init_value(value), flags)
+    }
+
+    /// Allocates a box and initialises its value in place; errors become [`Error`].
+    pub fn pin_init<E>(init: impl PinInit<T, E>, flags: Flags) -> Result<Self>
+    where
+        Error: From<E>,
+    {
+        let boxed = KBox::pin_init(
+            pin_init!(RcuInner {
+                head: Opaque::uninit(),
+                value <- init,
+            }? E),
+            flags,
+        )?;
+        Ok(Self::from_pinned_box(boxed))
+    }
+
+    /// Allocates a box and initialises its value in place.
+    pub fn try_pin_init<E: From<AllocError>>(
+        init: impl PinInit<T, E>,
+        flags: Flags,
+    ) -> Result<Self, E> {
+        let boxed = KBox::try_pin_init(
+            pin_init!(RcuInner {
+                head: Opaque::uninit(),
+                value <- init,
+            }? E),
+            flags,
+        )?;
+        Ok(Self::from_pinned_box(boxed))
+    }
+
+    fn from_pinned_box(boxed: Pin<KBox<RcuInner<T>>>) -> Self {
+        // SAFETY: The allocation is only ever freed through `free_rcu`,
+        // which drops it in place as the `KBox` it is: it is not moved.
+        let raw = KBox::into_raw(unsafe { Pin::into_inner_unchecked(boxed) });
+        // INVARIANT: `raw` is an initialised `RcuInner<T>` from `KBox`.
+        Self {
+            // SAFETY: `KBox::into_raw` never returns null.
+            ptr: unsafe { NonNull::new_unchecked(raw) },
+            _owns: PhantomData,
+        }
+    }
+
+    /// The value, pinned.
+    #[inline]
+    pub fn as_pin(&self) -> Pin<&T> {
+        // SAFETY: By the type invariants the value is pinned.
+        unsafe { Pin::new_unchecked(&**self) }
+    }
+
+    /// Drops the box through `queue`: its `call_rcu()` happens in the
+    /// queue's irq_work callback instead of here.
+    ///
+    /// For contexts that hold locks RCU's wakeups may need, such as the
+    /// runqueue lock. May be called with interrupts off.
+    pub fn drop_deferred(self, queue: Pin<&IrqWork<RcuDropQueue>>) {
+        let head = self.into_head();
+        if queue.data().push(head) {
+            queue.queue();
+        }
+    }
+
+    /// Gives up ownership of the allocation as its callback head, with
+    /// `func` set to the callback that frees it.
+    fn into_head(self) -> NonNull<bindings::callback_head> {
+        let ptr = self.ptr;
+        core::mem::forget(self);
+        Self::head_of(ptr)
+    }
+
+    /// The callback head of `ptr`, with `func` set to [`Self::free_rcu`].
+    fn head_of(ptr: NonNull<RcuInner<T>>) -> NonNull<bindings::callback_head> {
+        // `head` is the first field of the `#[repr(C)]` `RcuInner<T>`, and
+        // `Opaque<U>` has the layout of `U`.
+        let head = ptr.cast::<bindings::callback_head>();
+        // SAFETY: `head` is valid for writes: the allocation is alive and
+        // its owner is giving it up. `func` is read back by
+        // `RcuDropQueue::flush` or passed to `call_rcu()`.
+        unsafe { (*head.as_ptr()).func = Some(Self::free_rcu) };
+        head
+    }
+
+    /// The RCU callback that frees an `RcuInner<T>`.
+    ///
+    /// # Safety
+    ///
+    /// `head` must be the callback head of an `RcuInner<T>` given up by
+    /// [`RcuBox::into_head`], after a grace period; it is freed here.
+    unsafe extern "C" fn free_rcu(head: *mut bindings::callback_head) {
+        // SAFETY: By the safety requirements, `head` is the first field, so
+        // the address, of an `RcuInner<T>` allocated with `KBox` whose
+        // ownership was given up; a grace period has passed since it was
+        // unpublished, so no reader can still reference it.
+        drop(unsafe { KBox::from_raw(head.cast::<RcuInner<T>>()) });
+    }
+}
+
+impl<T: Send + 'static> core::ops::Deref for RcuBox<T> {
+    type Target = T;
+
+    #[inline]
+    fn deref(&self) -> &T {
+        // SAFETY: By the type invariants `ptr` is valid while `self` is.
+        unsafe { &self.ptr.as_ref().value }
+    }
+}
+
+impl<T: Send + 'static> Drop for RcuBox<T> {
+    fn drop(&mut self) {
+        let head = Self::head_of(self.ptr);
+        // SAFETY: `head` is the callback head of the allocation this box
+        // owns and is giving up, not queued anywhere; `free_rcu` frees it after a grace
+        // period, as `call_rcu()` requires of the callback it is given.
+        unsafe { bindings::call_rcu(head.as_ptr(), Some(Self::free_rcu)) };
+    }
+}
+
+/// An RCU-protected pointer to an [`RcuBox<T>`], possibly null.
+///
+/// Readers use [`dereference`](Self::dereference) under a [`Guard`]; the
+/// reference lives as long as the guard, and the value it points to is not
+/// freed before a grace period has passed after it was replaced.
+/// Updaters use [`replace`](Self::replace), which publishes the new value
+/// with release ordering (`rcu_assign_pointer()`), and get the old box
+/// back. Concurrent updaters are serialised by the atomic exchange; any
+/// further consistency between them is theirs to provide with a lock.
+///
+/// # Invariants
+///
+/// `ptr` is null or the pointer of an [`RcuBox<T>`] whose ownership this
+/// `RcuPtr` holds.
+pub struct RcuPtr<T: Send + Sync + 'static> {
+    ptr: Atomic<*mut RcuInner<T>>,
+    _owns: PhantomData<RcuBox<T>>,
+}
+
+// SAFETY: An `RcuPtr` owns an `RcuBox<T>`, which is `Send`.
+unsafe impl<T: Send + Sync + 'static> Send for RcuPtr<T> {}
+
+// SAFETY: Shared access gives `&T` to readers (`T: Sync`) and moves boxes
+// in and out across threads (`T: Send`), through atomic operations.
+unsafe impl<T: Send + Sync + 'static> Sync for RcuPtr<T> {}
+
+impl<T: Send + Sync + 'static> RcuPtr<T> {
+    /// A pointer to `value`, or null.
+    pub fn new(value: Option<RcuBox<T>>) -> Self {
+        // INVARIANT: `into_raw` gives up the box's ownership to us.
+        Self {
+            ptr: Atomic::new(Self::into_raw(value)),
+            _owns: PhantomData,
+        }
+    }
+
+    /// A null pointer, for a `static`.
+    pub const fn null() -> Self {
+        Self {
+            ptr: Atomic::new(core::ptr::null_mut()),
+            _owns: PhantomData,
+        }
+    }
+
+    fn into_raw(value: Option<RcuBox<T>>) -> *mut RcuInner<T> {
+        match value {
+            Some(b) => {
+                let ptr = b.ptr.as_ptr();
+                core::mem::forget(b);
+                ptr
+            }
+            None => core::ptr::null_mut(),
+        }
+    }
+
+    /// Reads the pointer under RCU (`rcu_dereference()`).
+    #[inline]
+    pub fn dereference<'g>(&self, _guard: &'g Guard) -> Option<&'g T> {
+        // Acquire pairs with the release in `replace`, so the value's
+        // initialisation is visible (`rcu_dereference()` relies on address
+        // dependencies for the same guarantee).
+        let ptr = self.ptr.load(Acquire);
+        // SAFETY: By the type invariants a non-null `ptr` is an `RcuBox`'s
+        // allocation. It may be replaced at any time, but it is freed only
+        // by `RcuBox`'s drop, after a grace period, which cannot end while
+        // `_guard` keeps this CPU in a read-side critical section: the
+        // value outlives `'g`.
+        NonNull::new(ptr).map(|p| unsafe { &(*p.as_ptr()).value })
+    }
+
+    /// Publishes `new` and returns the previous value
+    /// (`rcu_replace_pointer()`).
+    ///
+    /// Readers may still be using the old value: dropping the returned box
+    /// defers its freeing past a grace period.
+    pub fn replace(&self, new: Option<RcuBox<T>>) -> Option<RcuBox<T>> {
+        let new = Self::into_raw(new);
+        // Full ordering: release publishes `new`, acquire makes the old
+        // value's contents visible to the caller who now owns it.
+        let old = self.ptr.xchg(new, kernel::sync::atomic::Full);
+        // INVARIANT: the old pointer's ownership moves to the returned box.
+        NonNull::new(old).map(|ptr| RcuBox {
+            ptr,
+            _owns: PhantomData,
+        })
+    }
+
+    /// Whether the pointer is null; a hint only, as it may change at once.
+    pub fn is_null(&self) -> bool {
+        self.ptr.load(Relaxed).is_null()
+    }
+}
+
+impl<T: Send + Sync + 'static> Drop for RcuPtr<T> {
+    fn drop(&mut self) {
+        drop(self.replace(None));
+    }
+}
+
+/// A queue of [`RcuBox`]es whose `call_rcu()` is done from an irq_work.
+///
+/// Embed it in an [`IrqWork`] (usually a `static`, like sched_ext's
+/// `free_dsq_irq_work`) and drop boxes into it with
+/// [`RcuBox::drop_deferred`]. The irq_work callback hands every queued box
+/// to `call_rcu()`, so freeing happens after the irq_work and then a grace
+/// period.
+///
+/// The queue is a lock-free stack linked through the boxes' own callback
+/// heads (`rcu_head.next` is unused until `call_rcu()`), so pushing never
+/// allocates and works with interrupts off.
+///
+/// # Invariants
+///
+/// `head` is null or the first of a null-terminated list of callback heads
+/// given up by [`RcuBox::into_head`], each with its `func` set.
+pub struct RcuDropQueue {
+    head: Atomic<*mut bindings::callback_head>,
+}
+
+// SAFETY: The queue only holds pointers to allocations it owns (whose `T`
+// are `Send`), manipulated with atomic operations.
+unsafe impl Send for RcuDropQueue {}
+
+// SAFETY: As for `Send`; `push` and `take` are safe from any thread.
+unsafe impl Sync for RcuDropQueue {}
+
+impl RcuDropQueue {
+    /// An empty queue.
+    pub const fn new() -> Self {
+        Self {
+            head: Atomic::new(core::ptr::null_mut()),
+        }
+    }
+
+    /// Pushes `node`; returns whether the queue was empty (`llist_add()`).
+    fn push(&self, node: NonNull<bindings::callback_head>) -> bool {
+        let node = node.as_ptr();
+        let mut first = self.head.load(Relaxed);
+        loop {
+            // SAFETY: `node` is ours (given up by `into_head`) and not yet
+            // on any list.
+            unsafe { (*node).next = first };
+            // Release: the node's contents are visible to the consumer.
+            match self.head.cmpxchg(first, node, Release) {
+                // INVARIANT: `node` was given up by `into_head` and links
+                // to the rest of the list.
+                Ok(_) => return first.is_null(),
+                Err(now) => first = now,
+            }
+        }
+    }
+
+    /// Hands every queued box to `call_rcu()` (`llist_del_all()` + walk).
+    fn flush(&self) {
+        // Acquire pairs with the release in `push`.
+        let mut node = self.head.xchg(core::ptr::null_mut(), Acquire);
+        while let Some(n) = NonNull::new(node) {
+            let n = n.as_ptr();
+            // SAFETY: By the type invariants `n` is a callback head given up
+            // by `into_head`, now owned by this walk. Its `next` is read
+            // before `call_rcu()` reuses the field, and its `func` frees it
+            // after a grace period as `call_rcu()` requires.
+            unsafe {
+                node = (*n).next;
+                bindings::call_rcu(n, (*n).func);
+            }
+        }
+    }
+}
+
+impl Default for RcuDropQueue {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl IrqWorkFn for RcuDropQueue {
+    fn run(work: Pin<&IrqWork<Self>>) {
+        work.flush();
+    }
+}
+
+impl Drop for RcuDropQueue {
+    fn drop(&mut self) {
+        // Boxes pushed after the last run of the irq_work (possible only if
+        // the work was never queued, e.g. in a test) are not leaked.
+        self.flush();
+    }
+}
+
+#[kunit_tests(scx_rs_rcu)]
+mod tests {
+    use super::*;
+    use crate::sync::{
+        irq_work::IrqWorkKind, irqs_disabled, new_raw_spinlock_irq, RawSpinLockIrq,
+    };
+    use kernel::sync::atomic::Atomic;
+
+    /// Counts its drops; `'static` as an `RcuBox` requires.
+    struct Tracked {
+        value: u64,
+        drops: &'static Atomic<u32>,
+    }
+
+    impl Drop for Tracked {
+        fn drop(&mut self) {
+            self.drops.add(1, Relaxed);
+        }
+    }
+
+    static DEFERRED_DROPS: Atomic<u32> = Atomic::new(0);
+    static PTR_DROPS: Atomic<u32> = Atomic::new(0);
+    static QUEUE_DROPS: Atomic<u32> = Atomic::new(0);
+
+    #[test]
+    fn drop_waits_for_grace_period() -> Result {
+        let before = DEFERRED_DROPS.load(Relaxed);
+        let b = RcuBox::new(
+            Tracked {
+                value: 1,
+                drops: &DEFERRED_DROPS,
+            },
+            GFP_KERNEL,
+        )?;
+        assert_eq!(b.value, 1);
+        let guard = read_lock();
+        drop(b);
+        // This CPU is in a read-side critical section: the grace period that
+        // the callback waits for cannot end, however long we wait.
+        for _ in 0..1_000_000 {
+            core::hint::spin_loop();
+        }
+        assert_eq!(DEFERRED_DROPS.load(Relaxed), before);
+        drop(guard);
+        rcu_barrier();
+        assert_eq!(DEFERRED_DROPS.load(Relaxed), before + 1);
+        Ok(())
+    }
+
+    #[test]
+    fn replaced_value_outlives_reader() -> Result {
+        let before = PTR_DROPS.load(Relaxed);
+        let new = |value| {
+            RcuBox::new(
+                Tracked {
+                    value,
+                    drops: &PTR_DROPS,
+                },
+                GFP_KERNEL,
+            )
+        };
+        let p = RcuPtr::new(Some(new(1)?));
+        assert!(!p.is_null());
+        // Allocate before entering the read-side critical section, where
+        // GFP_KERNEL may not sleep.
+        let second = new(2)?;
+        let guard = read_lock();
+        let seen = p.dereference(&guard).map(|t| t.value);
+        assert_eq!(seen, Some(1));
+        let reader = p.dereference(&guard);
+
+        let old = p.replace(Some(second));
+        assert_eq!(old.as_ref().map(|o| o.value), Some(1));
+        drop(old);
+        // The reader still sees the old value, which is not freed yet.
+        assert_eq!(reader.map(|t| t.value), Some(1));
+        assert_eq!(p.dereference(&guard).map(|t| t.value), Some(2));
+        assert_eq!(PTR_DROPS.load(Relaxed), before);
+        drop(guard);
+
+        synchronize_rcu();
+        rcu_barrier();
+        assert_eq!(PTR_DROPS.load(Relaxed), before + 1);
+
+        drop(p);
+        rcu_barrier();
+        assert_eq!(PTR_DROPS.load(Relaxed), before + 2);
+
+        let empty = RcuPtr::<Tracked>::null();
+        assert!(empty.is_null());
+        assert!(empty.dereference(&read_lock()).is_none());
+        Ok(())
+    }
+
+    #[pin_data]
+    struct Locked {
+        #[pin]
+        lock: RawSpinLockIrq<u32>,
+    }
+
+    #[test]
+    fn drop_deferred_from_locked_context() -> Result {
+        let before = QUEUE_DROPS.load(Relaxed);
+        let queue = KBox::pin_init(
+            IrqWork::new(IrqWorkKind::Hard, RcuDropQueue::new()),
+            GFP_KERNEL,
+        )?;
+        let l = KBox::pin_init(pin_init!(Locked { lock <- new_raw_spinlock_irq!(0) }), GFP_KERNEL)?;
+        let boxes = [1, 2, 3].map(|value| {
+            RcuBox::new(
+                Tracked {
+                    value,
+                    drops: &QUEUE_DROPS,
+                },
+                GFP_KERNEL,
+            )
+        });
+        {
+            let _g = l.lock.lock();
+            assert!(irqs_disabled());
+            for b in boxes {
+                b?.drop_deferred(queue.as_ref());
+            }
+            // Nothing is freed under the lock.
+            assert_eq!(QUEUE_DROPS.load(Relaxed), before);
+            assert!(queue.is_pending());
+        }
+        queue.sync();
+        rcu_barrier();
+        assert_eq!(QUEUE_DROPS.load(Relaxed), before + 3);
+        Ok(())
+    }
+}

@@ -1,0 +1,100 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# make check: the tests of scx_rs.
+#
+#   check.sh [--quick]
+#
+# 1. host-side checks: rustfmt, checkpatch --strict on patches/, clippy
+#    (the module is built with CLIPPY=1; any compiler or clippy warning
+#    fails the check);
+# 2. the guest: boot the patched debug kernel with 4 vCPUs, load every
+#    module (their KUnit suites run at load), unload, power off; the
+#    console is judged by scripts/verdict.py (kunit.py parse + splats).
+#
+# --quick skips the host-side checks (the inner loop: make quick).
+# Ends with "N passed, N failed" (host checks count one each, KUnit cases
+# one each) and exits non-zero on any failure.
+
+. "$(dirname "$0")/lib.sh"
+
+QUICK=
+[ "${1:-}" = --quick ] && QUICK=1
+T0=$(date +%s)
+RESULTS=$(mktemp)
+trap 'rm -f "$RESULTS"' EXIT
+PASS=0
+FAIL=0
+SKIP=0
+FAILED=()
+
+result() { # NAME RC
+	if [ "$2" = 0 ]; then
+		PASS=$((PASS + 1))
+		log "check $1: ok"
+	else
+		FAIL=$((FAIL + 1))
+		FAILED+=("$1")
+		log "check $1: FAILED"
+	fi
+}
+
+stage "build root" "$SCX_TOP/scripts/buildroot.sh"
+KOUT=$("$SCX_TOP/scripts/kernel-build.sh" debug)
+KSRC=$(cd "$SCX_TOP" && "$SCX_TOP/scripts/kernel-src.sh" 2>/dev/null)
+rksrc=/cache/${KSRC#"$SCX_CACHE"/}
+
+if [ -z "$QUICK" ]; then
+	rc=0
+	stage "rustfmt --check" in_root "cd /scx_rs && find rust samples -name '*.rs' |
+		xargs rustfmt --check --edition 2021 --config-path $rksrc/.rustfmt.toml" || rc=$?
+	result rustfmt "$rc"
+
+	rc=0
+	checkpatch() {
+		local p n=0
+		for p in "$SCX_TOP"/patches/*.patch; do
+			[ -e "$p" ] || continue
+			n=$((n + 1))
+			in_root "cd $rksrc && scripts/checkpatch.pl --strict --quiet --no-tree \
+				--ignore FILE_PATH_CHANGES /scx_rs/patches/${p##*/}" || return 1
+		done
+		log "checkpatch --strict: $n patch(es) clean"
+	}
+	stage "checkpatch --strict patches/" checkpatch || rc=$?
+	result checkpatch "$rc"
+fi
+
+rc=0
+MAKEARGS=()
+[ -n "$QUICK" ] || MAKEARGS+=(CLIPPY=1)
+[ -z "${SCX_RS_RIG:-}" ] || MAKEARGS+=("SCX_RS_RIG=$SCX_RS_RIG")
+MO=$(stage "build modules ${MAKEARGS[*]}" "$SCX_TOP/scripts/module-build.sh" "$KOUT" \
+	"${MAKEARGS[@]}") || rc=$?
+if [ "$rc" = 0 ] && grep -qE '^(warning|error)' "$MO/build.log"; then
+	log "compiler or clippy warnings (log: $MO/build.log):"
+	grep -E -A6 '^(warning|error)' "$MO/build.log" >&2
+	rc=1
+fi
+result "module build ${MAKEARGS[*]}" "$rc"
+
+if [ -n "$MO" ] && [ -d "$MO" ]; then
+	LOG=$MO/console.log
+	qrc=0
+	stage "boot guest" "$SCX_TOP/scripts/guest.sh" "$KOUT" "$MO" "$LOG" || qrc=$?
+	log "console: $LOG"
+	suites=$(grep -rhoE '#\[kunit_tests\([a-z0-9_]+\)\]' "$SCX_TOP/rust" "$SCX_TOP/samples" |
+		sed -E 's/.*\(([a-z0-9_]+)\).*/\1/' | sort -u | sed 's/^/--expect-suite /')
+	python3 "$SCX_TOP/scripts/verdict.py" --kernel-src "$KSRC" --qemu-rc "$qrc" \
+		--counts "$RESULTS" $suites "$LOG" || true
+	read -r p f s <"$RESULTS" || { p=0; f=1; s=0; }
+	PASS=$((PASS + p))
+	FAIL=$((FAIL + f))
+	SKIP=$((SKIP + s))
+	[ "$f" = 0 ] || FAILED+=("guest ($f)")
+fi
+
+log "make check took $(( $(date +%s) - T0 ))s"
+[ "${#FAILED[@]}" = 0 ] || log "failed: ${FAILED[*]}"
+echo "$PASS passed, $FAIL failed, $SKIP skipped"
+[ "$FAIL" = 0 ]

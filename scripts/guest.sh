@@ -1,0 +1,61 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Build the guest initramfs and boot the kernel under QEMU (TCG).
+#
+#   guest.sh KBUILD_DIR MODULE_DIR CONSOLE_LOG
+#
+# The guest loads the modules listed in SCX_RS_MODULES (default: all that
+# were built), which runs their KUnit suites, unloads them and reboots;
+# with -no-reboot QEMU then exits. QEMU is always bounded by
+# SCX_RS_GUEST_TIMEOUT seconds (default 300): a guest that never powers
+# off is killed and the run fails. Exits with QEMU's (or timeout's) code.
+
+. "$(dirname "$0")/lib.sh"
+
+OUT=$1
+MO=$2
+LOG=$3
+CPUS=${SCX_RS_GUEST_CPUS:-4}
+TIMEOUT=${SCX_RS_GUEST_TIMEOUT:-300}
+MODS=${SCX_RS_MODULES:-$(cd "$MO" && find . -name '*.ko' -printf '%f\n' |
+	sed 's/\.ko$//' | sort | awk '$0 == "scx_rs" { first = $0; next } { rest = rest "," $0 }
+	END { printf "%s%s", first, rest }')}
+MODS=${MODS#,}
+GUEST=$MO/guest
+rm -rf "$GUEST"
+mkdir -p "$GUEST"
+
+# gen_init_cpio list (paths as the build root sees them): no root
+# privileges or mknod needed.
+rmo=/cache/${MO#"$SCX_CACHE"/}
+{
+	echo "dir /bin 755 0 0"
+	echo "dir /sbin 755 0 0"
+	echo "dir /usr 755 0 0"
+	echo "dir /usr/bin 755 0 0"
+	echo "dir /usr/sbin 755 0 0"
+	for d in dev proc sys tmp root modules; do echo "dir /$d 755 0 0"; done
+	echo "nod /dev/console 600 0 0 c 5 1"
+	echo "nod /dev/null 666 0 0 c 1 3"
+	echo "file /bin/busybox /bin/busybox 755 0 0"
+	echo "file /init /scx_rs/scripts/guest/init 755 0 0"
+	(cd "$MO" && find . -name '*.ko' -printf "file /modules/%f $rmo/%P 644 0 0\n")
+} >"$GUEST/initramfs.list"
+in_root "/cache/${OUT#"$SCX_CACHE"/}/usr/gen_init_cpio $rmo/guest/initramfs.list \
+	>$rmo/guest/initramfs.cpio"
+
+APPEND="console=ttyS0 earlyprintk=serial,ttyS0 panic=-1 oops=panic softlockup_panic=0"
+APPEND+=" rcupdate.rcu_cpu_stall_suppress_at_boot=1 scxrs_mods=$MODS ${SCX_RS_GUEST_APPEND:-}"
+log "guest: $CPUS vCPUs (TCG), modules: $MODS, timeout ${TIMEOUT}s"
+rc=0
+in_root "timeout --foreground -k 10 $TIMEOUT qemu-system-x86_64 \
+	-accel tcg,thread=multi -cpu max -smp $CPUS -m 2G \
+	-nodefaults -display none -serial stdio -no-reboot \
+	-kernel /cache/${OUT#"$SCX_CACHE"/}/arch/x86/boot/bzImage \
+	-initrd /cache/${GUEST#"$SCX_CACHE"/}/initramfs.cpio \
+	-append '$APPEND'" </dev/null >"$LOG" 2>&1 || rc=$?
+if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+	echo "scx_rs-host: guest killed after ${TIMEOUT}s (did not power off)" >>"$LOG"
+fi
+exit "$rc"

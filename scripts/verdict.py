@@ -1,0 +1,167 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Judge a guest console log: KUnit results, splats, guest markers.
+
+    verdict.py --kernel-src DIR [--expect-suite NAME ...] [--qemu-rc N] LOG
+
+KTAP is cut out of the console at every top-level "KTAP version" line (the
+boot-time block and one per module load) and each block is parsed by the
+kernel's own tools/testing/kunit/kunit.py parse. Console lines that the
+sched_ext CI treats as failures (BUG:, WARNING:, Oops, lockdep and RCU
+reports, Call Trace:, panics) fail the run, as do guest markers that say
+something failed, a guest that did not reach its end, and expected suites
+that never reported.
+
+Prints a summary and, last, "N passed, N failed"; exits 1 on any failure.
+"""
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+# Kernel console lines that make a run fail, whatever the tests said.
+SPLATS = [
+    (re.compile(r'\bBUG: '), 'BUG'),
+    (re.compile(r'\bWARNING: '), 'WARNING'),
+    (re.compile(r'\bOops\b'), 'Oops'),
+    (re.compile(r'Kernel panic'), 'panic'),
+    (re.compile(r'Call Trace:'), 'Call Trace'),
+    (re.compile(r'general protection fault'), 'general protection fault'),
+    (re.compile(r'possible recursive locking detected|'
+                r'possible circular locking dependency|'
+                r'inconsistent lock state|'
+                r'lock held when returning to user space|'
+                r'possible irq lock inversion|'
+                r'INFO: lockdep is turned off'), 'lockdep'),
+    (re.compile(r'suspicious RCU usage'), 'RCU (lockdep)'),
+    (re.compile(r'rcu: INFO: .* detected stalls?|rcu_.*self-detected stall'),
+     'RCU stall'),
+    (re.compile(r'watchdog: BUG: soft lockup|hung_task|blocked for more than'),
+     'lockup'),
+    (re.compile(r'\b(UBSAN|KASAN|KCSAN|kfence):'), 'sanitizer'),
+    (re.compile(r'sched_ext: .*(runnable task stall|disabled due to|'
+                r'error:|BPF scheduler .* errored)'), 'sched_ext error exit'),
+]
+TIMESTAMP = re.compile(r'^\[\s*\d+\.\d+\]\s?')
+KTAP_START = re.compile(r'^\s*KTAP version \d+')
+
+
+def strip(line):
+    return TIMESTAMP.sub('', line.rstrip('\r\n'))
+
+
+def ktap_blocks(lines):
+    """Top-level KTAP blocks: a "KTAP version" line with no indentation
+    (after the timestamp) starts one; it runs to the next such line."""
+    blocks, cur = [], None
+    for raw in lines:
+        line = strip(raw)
+        if KTAP_START.match(line) and not line.startswith((' ', '\t')):
+            cur = []
+            blocks.append(cur)
+        if cur is not None:
+            cur.append(line)
+    return blocks
+
+
+def parse_block(kunit_py, block, idx, outdir):
+    """Run kunit.py parse on one block; return (suite summaries, counts)."""
+    path = os.path.join(outdir, f'ktap-{idx}.log')
+    jpath = os.path.join(outdir, f'ktap-{idx}.json')
+    with open(path, 'w') as f:
+        f.write('\n'.join(block) + '\n')
+    proc = subprocess.run([sys.executable, kunit_py, 'parse', '--json', jpath, path],
+                          capture_output=True, text=True)
+    sys.stdout.write(proc.stdout)
+    if proc.stderr:
+        sys.stdout.write(proc.stderr)
+    try:
+        with open(jpath) as f:
+            res = json.load(f)
+    except (OSError, ValueError):
+        return [], {'passed': 0, 'failed': 1, 'crashed': 0, 'skipped': 0,
+                    'errors': 1}
+    suites = []
+
+    def walk(group):
+        for sub in group.get('sub_groups', []):
+            suites.append((sub['name'], sub['misc']))
+            walk(sub)
+    walk(res)
+    return suites, res['misc']
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--kernel-src', required=True)
+    ap.add_argument('--expect-suite', action='append', default=[])
+    ap.add_argument('--qemu-rc', type=int, default=0)
+    ap.add_argument('--allow', action='append', default=[],
+                    help='regex of console lines not to treat as splats')
+    ap.add_argument('--counts', help='append "passed failed skipped" here')
+    ap.add_argument('log')
+    args = ap.parse_args()
+
+    with open(args.log, errors='replace') as f:
+        lines = f.readlines()
+    kunit_py = os.path.join(args.kernel_src, 'tools/testing/kunit/kunit.py')
+    problems = []
+
+    allow = [re.compile(a) for a in args.allow]
+    for n, raw in enumerate(lines, 1):
+        line = strip(raw)
+        if any(a.search(line) for a in allow):
+            continue
+        for rx, what in SPLATS:
+            if rx.search(line):
+                problems.append(f'console line {n}: {what}: {line.strip()}')
+                break
+        if 'scx_rs-guest: FAIL:' in line:
+            problems.append('guest: ' + line.split('scx_rs-guest: ', 1)[1])
+        if 'scx_rs-host: ' in line:
+            problems.append(line.split('scx_rs-host: ', 1)[1])
+
+    if not any('scx_rs-guest: done' in line for line in lines):
+        problems.append('guest did not reach its end (no "scx_rs-guest: done" marker)')
+    if args.qemu_rc not in (0,):
+        problems.append(f'QEMU exited with status {args.qemu_rc}')
+
+    passed = failed = skipped = 0
+    seen = set()
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, block in enumerate(ktap_blocks(lines)):
+            suites, misc = parse_block(kunit_py, block, i, tmp)
+            for name, c in suites:
+                seen.add(name)
+            passed += misc['passed']
+            failed += misc['failed'] + misc['crashed'] + misc['errors']
+            skipped += misc['skipped']
+            for name, c in suites:
+                bad = c['failed'] + c['crashed'] + c['errors']
+                if bad:
+                    problems.append(f'KUnit suite {name}: {bad} test(s) failed')
+
+    for s in args.expect_suite:
+        if s not in seen:
+            problems.append(f'KUnit suite {s} did not report (module not loaded?)')
+
+    print()
+    print(f'KUnit: {passed} passed, {failed} failed, {skipped} skipped '
+          f'in {len(seen)} suite(s) from {args.log}')
+    for p in problems:
+        print(f'FAIL: {p}')
+    # Each rig-level problem counts as one failed check on top of the tests.
+    rig_failures = len([p for p in problems if not p.startswith('KUnit suite')])
+    print(f'{passed} passed, {failed + rig_failures} failed, {skipped} skipped')
+    if args.counts:
+        with open(args.counts, 'a') as f:
+            f.write(f'{passed} {failed + rig_failures} {skipped}\n')
+    return 1 if problems or failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
