@@ -17,6 +17,9 @@ use kernel::prelude::*;
 pub(crate) mod bindings;
 pub mod sync;
 
+// The examples in the documentation, run as KUnit tests.
+include!("doctests_generated.rs");
+
 module! {
     type: ScxRs,
     name: "scx_rs",
@@ -36,6 +39,8 @@ impl kernel::Module for ScxRs {
 
 impl Drop for ScxRs {
     fn drop(&mut self) {
+        // RCU callbacks that free our `RcuBox`es are code of this module.
+        sync::rcu::rcu_barrier();
         pr_info!("unloaded\n");
     }
 }

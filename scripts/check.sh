@@ -46,7 +46,7 @@ rksrc=/cache/${KSRC#"$SCX_CACHE"/}
 
 if [ -z "$QUICK" ]; then
 	rc=0
-	stage "rustfmt --check" in_root "cd /scx_rs && find rust samples -name '*.rs' |
+	stage "rustfmt --check" in_root "cd /scx_rs && find rust samples -name '*.rs' -not -name doctests_generated.rs |
 		xargs rustfmt --check --edition 2021 --config-path $rksrc/.rustfmt.toml" || rc=$?
 	result rustfmt "$rc"
 

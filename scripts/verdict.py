@@ -74,7 +74,7 @@ def parse_block(kunit_py, block, idx, outdir):
     jpath = os.path.join(outdir, f'ktap-{idx}.json')
     with open(path, 'w') as f:
         f.write('\n'.join(block) + '\n')
-    proc = subprocess.run([sys.executable, kunit_py, 'parse', '--json', jpath, path],
+    proc = subprocess.run([sys.executable, kunit_py, 'parse', path, f'--json={jpath}'],
                           capture_output=True, text=True)
     sys.stdout.write(proc.stdout)
     if proc.stderr:
@@ -109,27 +109,32 @@ def main():
     with open(args.log, errors='replace') as f:
         lines = f.readlines()
     kunit_py = os.path.join(args.kernel_src, 'tools/testing/kunit/kunit.py')
-    problems = []
+    problems = []  # failed KUnit suites, by name
 
     allow = [re.compile(a) for a in args.allow]
+    splats, guest_fail, host_notes = [], [], []
     for n, raw in enumerate(lines, 1):
         line = strip(raw)
         if any(a.search(line) for a in allow):
             continue
         for rx, what in SPLATS:
             if rx.search(line):
-                problems.append(f'console line {n}: {what}: {line.strip()}')
+                splats.append(f'console line {n}: {what}: {line.strip()}')
                 break
         if 'scx_rs-guest: FAIL:' in line:
-            problems.append('guest: ' + line.split('scx_rs-guest: ', 1)[1])
+            guest_fail.append('guest: ' + line.split('scx_rs-guest: ', 1)[1])
         if 'scx_rs-host: ' in line:
-            problems.append(line.split('scx_rs-host: ', 1)[1])
+            host_notes.append(line.split('scx_rs-host: ', 1)[1])
 
-    if not any('scx_rs-guest: done' in line for line in lines):
-        problems.append('guest did not reach its end (no "scx_rs-guest: done" marker)')
-    if args.qemu_rc not in (0,):
-        problems.append(f'QEMU exited with status {args.qemu_rc}')
-
+    # Rig-level checks: each counts once, however many lines it matched.
+    checks = []
+    checks.append(('console free of splats', splats))
+    checks.append(('guest steps succeeded', guest_fail))
+    end = any('scx_rs-guest: done' in line for line in lines)
+    checks.append(('guest reached its end and powered off',
+                   [] if end and args.qemu_rc == 0 else
+                   host_notes + ([] if end else ['no "scx_rs-guest: done" marker']) +
+                   ([f'QEMU exited with status {args.qemu_rc}'] if args.qemu_rc else [])))
     passed = failed = skipped = 0
     seen = set()
     with tempfile.TemporaryDirectory() as tmp:
@@ -146,21 +151,29 @@ def main():
                     problems.append(f'KUnit suite {name}: {bad} test(s) failed')
 
     for s in args.expect_suite:
-        if s not in seen:
-            problems.append(f'KUnit suite {s} did not report (module not loaded?)')
+        checks.append((f'KUnit suite {s} reported',
+                       [] if s in seen else [f'KUnit suite {s} did not report (module not loaded?)']))
 
     print()
     print(f'KUnit: {passed} passed, {failed} failed, {skipped} skipped '
           f'in {len(seen)} suite(s) from {args.log}')
+    rig_failed = 0
+    for name, why in checks:
+        if why:
+            rig_failed += 1
+            print(f'FAIL: {name}:')
+            for w in why[:20]:
+                print(f'    {w}')
+            if len(why) > 20:
+                print(f'    ... and {len(why) - 20} more')
     for p in problems:
         print(f'FAIL: {p}')
-    # Each rig-level problem counts as one failed check on top of the tests.
-    rig_failures = len([p for p in problems if not p.startswith('KUnit suite')])
-    print(f'{passed} passed, {failed + rig_failures} failed, {skipped} skipped')
+    rig_passed = len(checks) - rig_failed
+    print(f'{passed + rig_passed} passed, {failed + rig_failed} failed, {skipped} skipped')
     if args.counts:
         with open(args.counts, 'a') as f:
-            f.write(f'{passed} {failed + rig_failures} {skipped}\n')
-    return 1 if problems or failed else 0
+            f.write(f'{passed + rig_passed} {failed + rig_failed} {skipped}\n')
+    return 1 if rig_failed or failed or problems else 0
 
 
 if __name__ == '__main__':

@@ -275,6 +275,8 @@ impl<T: IrqWorkFn> PinnedDrop for IrqWork<T> {
     }
 }
 
+// The samples include this file too; only scx_rs.ko runs its tests.
+#[cfg(not(scx_rs_sample))]
 #[kunit_tests(scx_rs_irq_work)]
 mod tests {
     use super::*;
@@ -420,7 +422,8 @@ mod tests {
 
     // SAFETY: The only test that queues it syncs it before returning, so it
     // is idle whenever the module can be unloaded.
-    static STATIC_PROBE: IrqWork<Probe> = unsafe { IrqWork::new_static(IrqWorkKind::Hard, Probe::new(0)) };
+    static STATIC_PROBE: IrqWork<Probe> =
+        unsafe { IrqWork::new_static(IrqWorkKind::Hard, Probe::new(0)) };
 
     #[test]
     fn static_item() {

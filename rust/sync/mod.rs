@@ -20,8 +20,8 @@ pub mod rcu;
 
 pub use raw_spinlock::{
     irqs_disabled, lockdep_is_held, new_raw_spinlock, new_raw_spinlock_irq, RawSpinLock,
-    RawSpinLockBackend, RawSpinLockGuard, RawSpinLockIrq, RawSpinLockIrqBackend,
-    RawSpinLockIrqExt, RawSpinLockIrqGuard,
+    RawSpinLockBackend, RawSpinLockGuard, RawSpinLockIrq, RawSpinLockIrqBackend, RawSpinLockIrqExt,
+    RawSpinLockIrqGuard,
 };
 
 /// Whether `cpu` is online (`cpu_online()`).

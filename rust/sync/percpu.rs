@@ -482,6 +482,8 @@ impl<H, T> PerCpuOwner<H, T> {
     }
 }
 
+// The samples include this file too; only scx_rs.ko runs its tests.
+#[cfg(not(scx_rs_sample))]
 #[kunit_tests(scx_rs_percpu)]
 mod tests {
     use super::*;
@@ -641,11 +643,9 @@ mod tests {
     fn owner_back_pointers() -> Result {
         let drops = Atomic::new(0u32);
         let owner = KBox::pin_init(
-            PerCpuOwner::new(
-                GFP_KERNEL,
-                head(7, &drops),
-                |cpu| (cpu.as_u32(), Counted(&drops)),
-            ),
+            PerCpuOwner::new(GFP_KERNEL, head(7, &drops), |cpu| {
+                (cpu.as_u32(), Counted(&drops))
+            }),
             GFP_KERNEL,
         )?;
         for (cpu, slot) in owner.slots() {
@@ -667,11 +667,7 @@ mod tests {
         let drops = Atomic::new(0u32);
         fault::fail_after(0);
         let res = KBox::pin_init(
-            PerCpuOwner::new(
-                GFP_KERNEL,
-                head(1, &drops),
-                |_| 0u8,
-            ),
+            PerCpuOwner::new(GFP_KERNEL, head(1, &drops), |_| 0u8),
             GFP_KERNEL,
         );
         assert!(res.is_err());

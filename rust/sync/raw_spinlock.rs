@@ -269,7 +269,9 @@ pub fn lockdep_is_held<T: ?Sized, B>(lock: &Lock<T, B>) -> Option<bool>
 where
     B: Backend<State = bindings::raw_spinlock_t>,
 {
-    let ptr = core::ptr::from_ref(lock).cast::<bindings::raw_spinlock_t>().cast_mut();
+    let ptr = core::ptr::from_ref(lock)
+        .cast::<bindings::raw_spinlock_t>()
+        .cast_mut();
     // SAFETY: `Lock` is `#[repr(C)]` with the lock state as its first field,
     // so `ptr` points to the initialised `raw_spinlock_t` of `lock`, which is
     // borrowed for the call; `lockdep_is_held()` only reads it.
@@ -287,6 +289,8 @@ pub fn irqs_disabled() -> bool {
     unsafe { bindings::scx_rs_irqs_disabled() }
 }
 
+// The samples include this file too; only scx_rs.ko runs its tests.
+#[cfg(not(scx_rs_sample))]
 #[kunit_tests(scx_rs_raw_spinlock)]
 mod tests {
     use super::*;

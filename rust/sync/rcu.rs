@@ -403,12 +403,12 @@ impl Drop for RcuDropQueue {
     }
 }
 
+// The samples include this file too; only scx_rs.ko runs its tests.
+#[cfg(not(scx_rs_sample))]
 #[kunit_tests(scx_rs_rcu)]
 mod tests {
     use super::*;
-    use crate::sync::{
-        irq_work::IrqWorkKind, irqs_disabled, new_raw_spinlock_irq, RawSpinLockIrq,
-    };
+    use crate::sync::{irq_work::IrqWorkKind, irqs_disabled, new_raw_spinlock_irq, RawSpinLockIrq};
     use kernel::sync::atomic::Atomic;
 
     /// Counts its drops; `'static` as an `RcuBox` requires.
@@ -510,7 +510,10 @@ mod tests {
             IrqWork::new(IrqWorkKind::Hard, RcuDropQueue::new()),
             GFP_KERNEL,
         )?;
-        let l = KBox::pin_init(pin_init!(Locked { lock <- new_raw_spinlock_irq!(0) }), GFP_KERNEL)?;
+        let l = KBox::pin_init(
+            pin_init!(Locked { lock <- new_raw_spinlock_irq!(0) }),
+            GFP_KERNEL,
+        )?;
         let boxes = [1, 2, 3].map(|value| {
             RcuBox::new(
                 Tracked {
