@@ -169,7 +169,7 @@ def main():
     for p in problems:
         print(f'FAIL: {p}')
     rig_passed = len(checks) - rig_failed
-    print(f'{passed + rig_passed} passed, {failed + rig_failed} failed, {skipped} skipped')
+    print(f'guest: {passed + rig_passed} passed, {failed + rig_failed} failed, {skipped} skipped')
     if args.counts:
         with open(args.counts, 'a') as f:
             f.write(f'{passed + rig_passed} {failed + rig_failed} {skipped}\n')

@@ -426,10 +426,12 @@ impl<H, T> PerCpuOwner<H, T> {
     /// An initialiser of the owner with head `head` and slot data `init(cpu)`.
     pub fn new(
         flags: Flags,
-        head: impl PinInit<H, Error>,
+        head: H,
         mut init: impl FnMut(CpuId) -> T,
     ) -> impl PinInit<Self, Error> {
-        Self::pin_init(flags, head, move |cpu| super::init_value(init(cpu)))
+        Self::pin_init(flags, super::init_value(head), move |cpu| {
+            super::init_value(init(cpu))
+        })
     }
 
     /// An initialiser of the owner with head `head` and slots initialised in
@@ -632,11 +634,11 @@ mod tests {
         _drop: Counted<'a>,
     }
 
-    fn head(tag: u32, drops: &Atomic<u32>) -> impl PinInit<Head<'_>, Error> {
-        super::super::init_value(Head {
+    fn head(tag: u32, drops: &Atomic<u32>) -> Head<'_> {
+        Head {
             tag,
             _drop: Counted(drops),
-        })
+        }
     }
 
     #[test]

@@ -41,7 +41,6 @@
 use crate::bindings;
 use kernel::{
     interrupt::LocalInterruptDisabled,
-    prelude::*,
     sync::lock::{Backend, Guard, Lock},
 };
 
@@ -291,10 +290,10 @@ pub fn irqs_disabled() -> bool {
 
 // The samples include this file too; only scx_rs.ko runs its tests.
 #[cfg(not(scx_rs_sample))]
-#[kunit_tests(scx_rs_raw_spinlock)]
+#[kernel::prelude::kunit_tests(scx_rs_raw_spinlock)]
 mod tests {
     use super::*;
-    use kernel::{interrupt::local_interrupt_disable, types::Opaque};
+    use kernel::{interrupt::local_interrupt_disable, prelude::*, types::Opaque};
 
     #[pin_data]
     struct Two {
@@ -400,7 +399,7 @@ mod tests {
             Opaque::ffi_init(|slot: *mut bindings::raw_spinlock_t| {
                 // SAFETY: `slot` is valid for writes during the call, and the
                 // name and the class key are statics.
-                unsafe { raw_spin_lock_init(slot, c"scx_rs_test_c".as_ptr().cast(), key.as_ptr()) }
+                unsafe { raw_spin_lock_init(slot, c"scx_rs_test_c".as_char_ptr(), key.as_ptr()) }
             }),
             GFP_KERNEL,
         )?;
