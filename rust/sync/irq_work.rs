@@ -165,10 +165,9 @@ impl<T: IrqWorkFn> IrqWork<T> {
 
     /// `__IRQ_WORK_INIT(Self::trampoline, kind)`.
     const fn raw_work(kind: IrqWorkKind) -> bindings::irq_work {
-        // SAFETY: `struct irq_work` is plain C data for which all-zeroes is
-        // a valid bit pattern: an empty `llist_node`, no flags, no `func`
-        // and an `rcuwait` with no task, as `__IRQ_WORK_INIT` leaves the
-        // fields it does not name.
+        // SAFETY: All-zeroes is a valid `struct irq_work` (plain C data): an
+        // empty node, no flags, no `func`, an idle `rcuwait`, as
+        // `__IRQ_WORK_INIT` leaves the fields it does not name.
         let mut work: bindings::irq_work = unsafe { core::mem::zeroed() };
         work.node.__bindgen_anon_1.u_flags = kind.flags();
         work.func = Some(Self::trampoline);
@@ -182,11 +181,9 @@ impl<T: IrqWorkFn> IrqWork<T> {
     /// `ptr` must be the `work` field of an [`IrqWork<T>`] that was queued
     /// and has not finished running this callback.
     unsafe extern "C" fn trampoline(ptr: *mut bindings::irq_work) {
-        // SAFETY: `work` is the first field of the `#[repr(C)]` item, so
-        // `ptr` is also the item's address (`Opaque<U>` has the layout of
-        // `U`). By the type invariants the item is pinned and stays alive
-        // until the callback has returned, and the item was only ever
-        // shared, so a shared reference is valid.
+        // SAFETY: `work` is the first field of this `#[repr(C)]` type, so `ptr`
+        // is the item's address; by the type invariants a queued item is
+        // pinned, alive until its callback returns, and only ever shared.
         let this = unsafe { Pin::new_unchecked(&*ptr.cast::<Self>()) };
         T::run(this);
     }

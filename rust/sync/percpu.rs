@@ -229,10 +229,9 @@ impl<T> PerCpu<T> {
         let ptr = alloc::<T>(flags)?;
         for cpu in possible_cpus() {
             let slot = slot_ptr(ptr, cpu);
-            // SAFETY: `slot` is valid for writes of a `T` (it lies in the
-            // allocation made for `T` above) and uninitialised. Per-CPU
-            // memory never moves, and the slot is not freed before it is
-            // dropped (in `Drop`, or below on failure): it is pinned.
+            // SAFETY: `slot` lies in the allocation made for `T` above and is
+            // uninitialised; it is pinned, as per-CPU memory never moves and
+            // the slot is dropped (in `Drop`, or below) before it is freed.
             if let Err(e) = unsafe { pin_init::raw_try_init(slot, init(cpu)) } {
                 for done in possible_cpus().take_while(|&c| c != cpu) {
                     // SAFETY: The slots of the CPUs before `cpu` were

@@ -246,17 +246,18 @@ impl<T: ?Sized> RawSpinLockIrqExt<T> for RawSpinLockIrq<T> {
 }
 
 /// Views a [`RawSpinLockIrq`] as a [`RawSpinLock`] while interrupts are off.
+///
+/// `Lock<T, B>` is `#[repr(C)]` and its layout depends on `B` only through
+/// `B::State`, which is `raw_spinlock_t` for both backends; the backends
+/// differ only in the interrupt state they save.
 #[inline]
 fn as_plain<'a, T: ?Sized>(
     lock: &'a RawSpinLockIrq<T>,
     _irqs_off: &'a LocalInterruptDisabled,
 ) -> &'a RawSpinLock<T> {
-    // SAFETY: `Lock<T, B>` is `#[repr(C)]` and its layout depends on `B` only
-    // through `B::State`, which is `raw_spinlock_t` for both backends, so the
-    // two types have the same layout. The two backends differ only in the
-    // interrupt state they save; with interrupts disabled, as `_irqs_off`
-    // proves for all of `'a`, `raw_spin_lock()` is a correct way to take a
-    // lock that other contexts take with `raw_spin_lock_irqsave()`.
+    // SAFETY: The two `Lock` types have the same layout (see above), and with
+    // interrupts off for all of `'a` (`_irqs_off`), `raw_spin_lock()` is a valid
+    // way to take a lock that others take with `raw_spin_lock_irqsave()`.
     unsafe { &*(core::ptr::from_ref(lock) as *const RawSpinLock<T>) }
 }
 

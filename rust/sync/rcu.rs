@@ -185,10 +185,9 @@ impl<T: Send + 'static> RcuBox<T> {
     /// `head` must be the callback head of an `RcuInner<T>` given up by
     /// [`RcuBox::into_head`], after a grace period; it is freed here.
     unsafe extern "C" fn free_rcu(head: *mut bindings::callback_head) {
-        // SAFETY: By the safety requirements, `head` is the first field, so
-        // the address, of an `RcuInner<T>` allocated with `KBox` whose
-        // ownership was given up; a grace period has passed since it was
-        // unpublished, so no reader can still reference it.
+        // SAFETY: Per the requirements, `head` is the address (first field) of
+        // a given-up `KBox<RcuInner<T>>`, and a grace period has passed since it
+        // was unpublished, so no reader can still reference it.
         drop(unsafe { KBox::from_raw(head.cast::<RcuInner<T>>()) });
     }
 }
@@ -275,11 +274,11 @@ impl<T: Send + Sync + 'static> RcuPtr<T> {
         // initialisation is visible (`rcu_dereference()` relies on address
         // dependencies for the same guarantee).
         let ptr = self.ptr.load(Acquire);
-        // SAFETY: By the type invariants a non-null `ptr` is an `RcuBox`'s
-        // allocation. It may be replaced at any time, but it is freed only
-        // by `RcuBox`'s drop, after a grace period, which cannot end while
-        // `_guard` keeps this CPU in a read-side critical section: the
-        // value outlives `'g`.
+        // A non-null `ptr` is an `RcuBox` allocation (type invariant); it may
+        // be replaced at any time but is freed only by `RcuBox`'s drop, after a
+        // grace period.
+        // SAFETY: The grace period cannot end while `_guard` keeps this CPU in a
+        // read-side critical section, so the value outlives `'g`.
         NonNull::new(ptr).map(|p| unsafe { &(*p.as_ptr()).value })
     }
 
@@ -371,10 +370,9 @@ impl RcuDropQueue {
         let mut node = self.head.xchg(core::ptr::null_mut(), Acquire);
         while let Some(n) = NonNull::new(node) {
             let n = n.as_ptr();
-            // SAFETY: By the type invariants `n` is a callback head given up
-            // by `into_head`, now owned by this walk. Its `next` is read
-            // before `call_rcu()` reuses the field, and its `func` frees it
-            // after a grace period as `call_rcu()` requires.
+            // SAFETY: `n` is a given-up callback head owned by this walk (type
+            // invariant); `next` is read before `call_rcu()` reuses it, and
+            // `func` frees it after a grace period, as `call_rcu()` requires.
             unsafe {
                 node = (*n).next;
                 bindings::call_rcu(n, (*n).func);
