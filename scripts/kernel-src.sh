@@ -35,10 +35,10 @@ fetch() {
 	[ -n "$v" ] && [ "$v" != "(none)" ] || die "no linux-source-$SCX_KSERIES package in trixie-backports"
 	deb=$(ls "$DL"/linux-source-"${SCX_KSERIES}"_"${v//:/%3a}"_all.deb 2>/dev/null || true)
 	if [ -z "$deb" ]; then
-		if ! in_root "cd /cache/dl && apt-get download -q linux-source-$SCX_KSERIES=$v" >&2; then
+		if ! in_root "cd /cache/dl && apt-get download -q -o APT::Sandbox::User=root linux-source-$SCX_KSERIES=$v" >&2; then
 			in_root 'apt-get update -qq' >&2
 			v=$(candidate)
-			in_root "cd /cache/dl && apt-get download -q linux-source-$SCX_KSERIES=$v" >&2 ||
+			in_root "cd /cache/dl && apt-get download -q -o APT::Sandbox::User=root linux-source-$SCX_KSERIES=$v" >&2 ||
 				die "cannot download linux-source-$SCX_KSERIES=$v"
 		fi
 		deb=$(ls "$DL"/linux-source-"${SCX_KSERIES}"_*"${v##*:}"_all.deb)

@@ -41,7 +41,7 @@ quick() { "$SCX_TOP/scripts/check.sh" --quick; }
 SCX_RS_RIG=scx_rs_rig_fail_kunit expect kunit-fail \
 	'KUnit suite scx_rs_raw_spinlock: 1 test\(s\) failed' quick
 
-SCX_RS_RIG=scx_rs_rig_warn expect warn 'FAIL: console line [0-9]+: WARNING' quick
+SCX_RS_RIG=scx_rs_rig_warn expect warn 'console line [0-9]+: WARNING: .*samples/raw_spinlock.rs' quick
 
 SCX_RS_GUEST_APPEND=scxrs_hang=1 SCX_RS_GUEST_TIMEOUT=60 expect hang \
 	'guest killed after 60s \(did not power off\)' quick
