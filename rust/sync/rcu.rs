@@ -406,8 +406,13 @@ impl Drop for RcuDropQueue {
 #[kunit_tests(scx_rs_rcu)]
 mod tests {
     use super::*;
-    use crate::sync::{irq_work::IrqWorkKind, irqs_disabled, new_raw_spinlock_irq, RawSpinLockIrq};
-    use kernel::sync::atomic::Atomic;
+    use crate::sync::{
+        irq_work::IrqWorkKind,
+        irqs_disabled, new_raw_spinlock_irq,
+        percpu::{num_possible_cpus, PerCpuOwner},
+        RawSpinLockIrq,
+    };
+    use kernel::{interrupt::local_interrupt_disable, sync::atomic::Atomic};
 
     /// Counts its drops; `'static` as an `RcuBox` requires.
     struct Tracked {
@@ -492,6 +497,40 @@ mod tests {
         let empty = RcuPtr::<Tracked>::null();
         assert!(empty.is_null());
         assert!(empty.dereference(&read_lock()).is_none());
+        Ok(())
+    }
+
+    static SLOT_DROPS: Atomic<u32> = Atomic::new(0);
+
+    /// Per-CPU data that counts its drops.
+    struct Slot;
+
+    impl Drop for Slot {
+        fn drop(&mut self) {
+            SLOT_DROPS.add(1, Relaxed);
+        }
+    }
+
+    /// The DSQ destruction path: an object owning per-CPU data, dropped with
+    /// interrupts off, freed only after an irq_work and then a grace period,
+    /// its drop freeing every CPU's slot.
+    #[test]
+    fn per_cpu_owner_freed_after_irq_work_and_grace_period() -> Result {
+        let queue = KBox::pin_init(
+            IrqWork::new(IrqWorkKind::Hard, RcuDropQueue::new()),
+            GFP_KERNEL,
+        )?;
+        let obj = RcuBox::pin_init(PerCpuOwner::new(GFP_KERNEL, 7u64, |_| Slot), GFP_KERNEL)?;
+        assert_eq!(*obj.as_pin().head(), 7);
+        let before = SLOT_DROPS.load(Relaxed);
+        {
+            let _irqs_off = local_interrupt_disable();
+            obj.drop_deferred(queue.as_ref());
+            assert_eq!(SLOT_DROPS.load(Relaxed), before);
+        }
+        queue.sync();
+        rcu_barrier();
+        assert_eq!(SLOT_DROPS.load(Relaxed), before + num_possible_cpus());
         Ok(())
     }
 
