@@ -3,7 +3,12 @@
 #
 # Build the guest initramfs and boot the kernel under QEMU (TCG).
 #
-#   guest.sh KBUILD_DIR MODULE_DIR CONSOLE_LOG
+#   guest.sh KBUILD_DIR MODULE_DIR CONSOLE_LOG [TOOLS_DIR]
+#
+# With SCX_RS_GUEST_RUN (a comma-separated list of: selftests, qmap,
+# central) the guest also runs the upstream sched_ext selftests and
+# schedulers from TOOLS_DIR (scripts/scx-tools.sh), after the modules'
+# KUnit suites; see scripts/guest/init.
 #
 # The guest loads the modules listed in SCX_RS_MODULES (default: all that
 # were built), which runs their KUnit suites, unloads them and reboots;
@@ -16,6 +21,9 @@
 OUT=$1
 MO=$2
 LOG=$3
+TOOLS=${4:-}
+RUN=${SCX_RS_GUEST_RUN:-}
+[ -z "$RUN" ] || [ -n "$TOOLS" ] || die "SCX_RS_GUEST_RUN needs the tools directory"
 CPUS=${SCX_RS_GUEST_CPUS:-4}
 TIMEOUT=${SCX_RS_GUEST_TIMEOUT:-300}
 MODS=${SCX_RS_MODULES:-$(cd "$MO" && find . -name '*.ko' -printf '%f\n' |
@@ -41,12 +49,23 @@ rmo=/cache/${MO#"$SCX_CACHE"/}
 	echo "file /bin/busybox /bin/busybox 755 0 0"
 	echo "file /init /scx_rs/scripts/guest/init 755 0 0"
 	(cd "$MO" && find . -name '*.ko' -printf "file /modules/%f $rmo/%P 644 0 0\n")
+	if [ -n "$RUN" ]; then
+		rtools=/cache/${TOOLS#"$SCX_CACHE"/}
+		for d in scx lib lib64 lib/x86_64-linux-gnu; do echo "dir /$d 755 0 0"; done
+		for b in runner scx_simple scx_qmap scx_central; do
+			echo "file /scx/$b $rtools/$b 755 0 0"
+		done
+		# The shared libraries they link, under their sonames.
+		in_root "/scx_rs/scripts/guest/libs.sh $rtools/runner $rtools/scx_qmap"
+	fi
 } >"$GUEST/initramfs.list"
 in_root "/cache/${OUT#"$SCX_CACHE"/}/usr/gen_init_cpio $rmo/guest/initramfs.list \
 	>$rmo/guest/initramfs.cpio"
 
 APPEND="console=ttyS0 earlyprintk=serial,ttyS0 panic=-1 oops=panic softlockup_panic=0"
-APPEND+=" rcupdate.rcu_cpu_stall_suppress_at_boot=1 scxrs_mods=$MODS ${SCX_RS_GUEST_APPEND:-}"
+APPEND+=" rcupdate.rcu_cpu_stall_suppress_at_boot=1 scxrs_mods=$MODS"
+[ -z "$RUN" ] || APPEND+=" scxrs_run=$RUN scxrs_secs=${SCX_RS_SCHED_SECS:-20}"
+APPEND+=" ${SCX_RS_GUEST_APPEND:-}"
 log "guest: $CPUS vCPUs (TCG), modules: $MODS, timeout ${TIMEOUT}s"
 rc=0
 in_root "timeout --foreground -k 10 $TIMEOUT qemu-system-x86_64 \

@@ -107,4 +107,5 @@ if [ "$(cat "$OUT/.scx_rs-built" 2>/dev/null)" != "$BUILD_KEY" ]; then
 	stage "build kernel ($FLAVOUR, -j$SCX_JOBS, log in $OUT/build.log)" build
 fi
 echo "$VER" >"$OUT/.scx_rs-debian-version"
+echo "$SRC" >"$OUT/.scx_rs-src"
 echo "$OUT"

@@ -1,0 +1,44 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Build the upstream sched_ext selftests (tools/testing/selftests/sched_ext,
+# the runner) and example schedulers (tools/sched_ext: scx_simple,
+# scx_qmap, scx_central) from the patched tree, against a kernel build
+# directory made by kernel-build.sh, with the build root's clang 19 for
+# BPF.
+#
+#   scx-tools.sh KBUILD_DIR
+#
+# Prints the directory holding `runner` and the `scx_*` binaries. Rebuilt
+# when the kernel build changes (its vmlinux BTF is what the BPF programs
+# are compiled against).
+
+. "$(dirname "$0")/lib.sh"
+
+OUT=$1
+BUILT=$(cat "$OUT/.scx_rs-built")
+SRC=$(cat "$OUT/.scx_rs-src" 2>/dev/null || "$SCX_TOP/scripts/kernel-src.sh" 2>/dev/null)
+TOOLS=$OUT/scx-tools
+rsrc=/cache/${SRC#"$SCX_CACHE"/}
+rout=/cache/${OUT#"$SCX_CACHE"/}
+SCHEDS="scx_simple scx_qmap scx_central"
+
+build() {
+	rm -rf "$TOOLS"
+	mkdir -p "$TOOLS/selftests"
+	in_root "set -e
+		make -C $rsrc/tools/testing/selftests/sched_ext O=$rout OUTPUT=$rout/scx-tools/selftests \
+			CLANG=clang-19 LLVM_STRIP=llvm-strip-19 -j$SCX_JOBS
+		make -C $rsrc/tools/sched_ext O=$rout CLANG=clang-19 LLVM_STRIP=llvm-strip-19 \
+			-j$SCX_JOBS $SCHEDS
+		cp $rout/scx-tools/selftests/runner $rout/scx-tools/
+		for s in $SCHEDS; do cp $rout/build/bin/\$s $rout/scx-tools/; done" \
+		>"$OUT/scx-tools.log" 2>&1 ||
+		{ tail -30 "$OUT/scx-tools.log" >&2; die "sched_ext selftests/schedulers build failed (log: $OUT/scx-tools.log)"; }
+	echo "$BUILT" >"$TOOLS/.scx_rs-built"
+}
+
+if [ "$(cat "$TOOLS/.scx_rs-built" 2>/dev/null)" != "$BUILT" ]; then
+	stage "build sched_ext selftests and schedulers" build
+fi
+echo "$TOOLS"
