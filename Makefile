@@ -4,7 +4,8 @@
 #
 #   make run                 build everything, boot, run, report (the main job)
 #   make check               the tests (host checks, KUnit in the guest)
-#   make quick               inner loop: rebuild the module, boot, verdict
+#   make quick               inner loop: rebuild the module, boot, KUnit verdict
+#   make baseline            selftests and schedulers with no module loaded
 #   make selftest-rig        show that the rig catches failures
 #   make module KDIR=<tree>  build scx_rs.ko against your own patched kernel
 #   make clean               remove module objects from this directory
@@ -15,7 +16,7 @@
 SCX_CACHE ?= $(or $(SCX_RS_CACHE),$(HOME)/.cache/scx_rs)
 LLVM ?= 1
 
-.PHONY: run check quick selftest-rig module clean clean-cache buildroot kernel
+.PHONY: run check quick baseline selftest-rig module clean clean-cache buildroot kernel
 
 run:
 	@scripts/run.sh
@@ -25,6 +26,9 @@ check:
 
 quick:
 	@scripts/check.sh --quick
+
+baseline:
+	@scripts/check.sh --baseline
 
 selftest-rig:
 	@scripts/selftest-rig.sh

@@ -3,23 +3,32 @@
 #
 # make check: the tests of scx_rs.
 #
-#   check.sh [--quick]
+#   check.sh [--quick | --baseline]
 #
 # 1. host-side checks: rustfmt, checkpatch --strict on patches/, clippy
 #    (the module is built with CLIPPY=1; any compiler or clippy warning
 #    fails the check);
 # 2. the guest: boot the patched debug kernel with 4 vCPUs, load every
-#    module (their KUnit suites run at load), unload, power off; the
-#    console is judged by scripts/verdict.py (kunit.py parse + splats).
+#    module (their KUnit suites run at load), run the upstream sched_ext
+#    selftests and the scx_qmap (with a sub-scheduler) and scx_central
+#    scenarios with the modules loaded, unload, power off; the console is
+#    judged by scripts/verdict.py (kunit.py parse, selftest results against
+#    scripts/selftests.known, scheduler error exits, splats).
 #
-# --quick skips the host-side checks (the inner loop: make quick).
+# --quick skips the host-side checks, the selftests and the schedulers
+# (the inner loop: make quick). --baseline boots without any module and
+# runs the selftests and schedulers only: the patched kernel's own results.
 # Ends with "N passed, N failed" (host checks count one each, KUnit cases
 # one each) and exits non-zero on any failure.
 
 . "$(dirname "$0")/lib.sh"
 
 QUICK=
-[ "${1:-}" = --quick ] && QUICK=1
+BASELINE=
+case ${1:-} in
+--quick) QUICK=1 ;;
+--baseline) BASELINE=1 ;;
+esac
 T0=$(date +%s)
 RESULTS=$(mktemp)
 trap 'rm -f "$RESULTS"' EXIT
@@ -44,7 +53,7 @@ KOUT=$("$SCX_TOP/scripts/kernel-build.sh" debug)
 KSRC=$(cd "$SCX_TOP" && "$SCX_TOP/scripts/kernel-src.sh" 2>/dev/null)
 rksrc=/cache/${KSRC#"$SCX_CACHE"/}
 
-if [ -z "$QUICK" ]; then
+if [ -z "$QUICK$BASELINE" ]; then
 	rc=0
 	stage "rustfmt --check" in_root "cd /scx_rs && find rust samples -name '*.rs' -not -name doctests_generated.rs |
 		xargs rustfmt --check --edition 2021 --config-path $rksrc/.rustfmt.toml" || rc=$?
@@ -57,7 +66,7 @@ if [ -z "$QUICK" ]; then
 			[ -e "$p" ] || continue
 			n=$((n + 1))
 			in_root "cd $rksrc && scripts/checkpatch.pl --strict --quiet --no-tree \
-				--ignore FILE_PATH_CHANGES /scx_rs/patches/${p##*/}" || return 1
+				/scx_rs/patches/${p##*/}" || return 1
 		done
 		log "checkpatch --strict: $n patch(es) clean"
 	}
@@ -78,14 +87,28 @@ if [ "$rc" = 0 ] && grep -qE '^(warning|error)' "$MO/build.log"; then
 fi
 result "module build ${MAKEARGS[*]}" "$rc"
 
+TOOLS=
+if [ -z "$QUICK" ]; then
+	rc=0
+	TOOLS=$("$SCX_TOP/scripts/scx-tools.sh" "$KOUT") || rc=$?
+	result "sched_ext selftests and schedulers build" "$rc"
+	export SCX_RS_GUEST_RUN=${SCX_RS_GUEST_RUN:-selftests,qmap,central}
+	export SCX_RS_GUEST_TIMEOUT=${SCX_RS_GUEST_TIMEOUT:-1800}
+fi
+if [ -n "$BASELINE" ]; then
+	export SCX_RS_MODULES=none
+fi
+
 if [ -n "$MO" ] && [ -d "$MO" ]; then
-	LOG=$MO/console.log
+	LOG=$MO/console${BASELINE:+-baseline}.log
 	qrc=0
-	stage "boot guest" "$SCX_TOP/scripts/guest.sh" "$KOUT" "$MO" "$LOG" || qrc=$?
+	stage "boot guest" "$SCX_TOP/scripts/guest.sh" "$KOUT" "$MO" "$LOG" $TOOLS || qrc=$?
 	log "console: $LOG"
 	suites=$(grep -rhoE '#\[kunit_tests\([a-z0-9_]+\)\]' "$SCX_TOP/rust" "$SCX_TOP/samples" |
 		sed -E 's/.*\(([a-z0-9_]+)\).*/\1/' | sort -u | sed 's/^/--expect-suite /')
+	[ -z "$BASELINE" ] || suites=
 	python3 "$SCX_TOP/scripts/verdict.py" --kernel-src "$KSRC" --qemu-rc "$qrc" \
+		--known-failures "$SCX_TOP/scripts/selftests.known" \
 		--counts "$RESULTS" $suites "$LOG" || true
 	read -r p f s <"$RESULTS" || { p=0; f=1; s=0; }
 	PASS=$((PASS + p))

@@ -10,7 +10,8 @@
 # schedulers from TOOLS_DIR (scripts/scx-tools.sh), after the modules'
 # KUnit suites; see scripts/guest/init.
 #
-# The guest loads the modules listed in SCX_RS_MODULES (default: all that
+# The guest loads the modules listed in SCX_RS_MODULES ("none" for none;
+# default: all that
 # were built), which runs their KUnit suites, unloads them and reboots;
 # with -no-reboot QEMU then exits. QEMU is always bounded by
 # SCX_RS_GUEST_TIMEOUT seconds (default 300): a guest that never powers
@@ -30,6 +31,8 @@ MODS=${SCX_RS_MODULES:-$(cd "$MO" && find . -name '*.ko' -printf '%f\n' |
 	sed 's/\.ko$//' | sort | awk '$0 == "scx_rs" { first = $0; next } { rest = rest "," $0 }
 	END { printf "%s%s", first, rest }')}
 MODS=${MODS#,}
+# "none": boot without loading any module (the baseline run).
+[ "$MODS" != none ] || MODS=
 GUEST=$MO/guest
 rm -rf "$GUEST"
 mkdir -p "$GUEST"

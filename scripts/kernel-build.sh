@@ -10,9 +10,10 @@
 # be added with SCX_RS_EXTRA_CONFIG (a space-separated list of files; the
 # rig's self-checks use it).
 #
-# The O= directory is keyed by the Debian version, the fragments and the
-# toolchain; within it, a stamp records which patch series was built so an
-# unchanged tree is not even handed to make. Prints the O= directory.
+# The O= directory is keyed by the Debian version and the toolchain; within
+# it, stamps record the configuration fragments and the patch series it was
+# built with, so that an unchanged tree is not even handed to make and a
+# changed one is rebuilt incrementally. Prints the O= directory.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -29,9 +30,14 @@ done
 SRC=$("$SCX_TOP/scripts/kernel-src.sh")
 VER=$(cat "$SRC/.scx_rs-debian-version")
 "$SCX_TOP/scripts/buildroot.sh"
-CFG_KEY=$(key "$VER" "$(toolchain_id)" "${FRAGS[@]}")
-OUT=$SCX_CACHE/build-$FLAVOUR-$CFG_KEY
-BUILD_KEY=$(key "$CFG_KEY" "$(cat "$SRC/.scx_rs-series")")
+# The O= directory is keyed by what makes a reconfigure a rebuild of
+# everything anyway (Debian version, toolchain); the configuration and the
+# series are keys of the build inside it, so a changed fragment or patch is
+# an incremental rebuild (Kbuild's fixdep tracks CONFIG_ uses per file).
+DIR_KEY=$(key "$VER" "$(toolchain_id)")
+CFG_KEY=$(key "${FRAGS[@]}")
+OUT=$SCX_CACHE/build-$FLAVOUR-$DIR_KEY
+BUILD_KEY=$(key "$DIR_KEY" "$CFG_KEY" "$(cat "$SRC/.scx_rs-series")")
 
 # Paths as the build root sees them (the cache is mounted at /cache).
 rsrc=/cache/${SRC#"$SCX_CACHE"/}
@@ -68,6 +74,7 @@ check_config() {
 
 configure() {
 	mkdir -p "$OUT"
+	rm -f "$OUT/.scx_rs-config"
 	local rfrags=() f
 	for f in "${FRAGS[@]}"; do
 		case $f in
@@ -84,7 +91,7 @@ configure() {
 		$MAKE -s olddefconfig" >"$OUT/configure.log" 2>&1 ||
 		{ tail -20 "$OUT/configure.log" >&2; die "configure failed (log: $OUT/configure.log)"; }
 	check_config "${FRAGS[@]}" || die "kernel configuration does not hold what configs/ asks for"
-	cp "$OUT/.config" "$OUT/.config.scx_rs"
+	echo "$CFG_KEY" >"$OUT/.scx_rs-config"
 }
 
 build() {
@@ -100,7 +107,7 @@ build() {
 	log "kernel: $(cat "$OUT/include/config/kernel.release") (Debian linux-source-$SCX_KSERIES $VER)"
 }
 
-if ! cmp -s "$OUT/.config" "$OUT/.config.scx_rs" 2>/dev/null; then
+if [ "$(cat "$OUT/.scx_rs-config" 2>/dev/null)" != "$CFG_KEY" ]; then
 	stage "configure kernel ($FLAVOUR)" configure
 fi
 if [ "$(cat "$OUT/.scx_rs-built" 2>/dev/null)" != "$BUILD_KEY" ]; then

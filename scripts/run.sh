@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # make run: from a bare machine, build what is missing (the build root, the
-# patched kernel, the modules), boot the guest, load scx_rs.ko and the
-# samples, show what they printed, unload, and judge the console.
+# patched kernel, the modules, the sched_ext schedulers), boot the guest,
+# load scx_rs.ko and the samples, run scx_qmap with a sub-scheduler on a
+# cgroup and scx_central under load, show what the modules and schedulers
+# printed, unload, and judge the console.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -12,13 +14,17 @@ stage "build root" "$SCX_TOP/scripts/buildroot.sh"
 KOUT=$("$SCX_TOP/scripts/kernel-build.sh" debug)
 KSRC=$("$SCX_TOP/scripts/kernel-src.sh" 2>/dev/null)
 MO=$(stage "build modules" "$SCX_TOP/scripts/module-build.sh" "$KOUT")
-LOG=$MO/console.log
+TOOLS=$("$SCX_TOP/scripts/scx-tools.sh" "$KOUT")
+LOG=$MO/console-run.log
 qrc=0
-stage "boot guest" "$SCX_TOP/scripts/guest.sh" "$KOUT" "$MO" "$LOG" || qrc=$?
-log "what the modules printed (console: $LOG):"
-grep -E 'scx_rs|KTAP|# Subtest|^\[[ 0-9.]+\] +(not )?ok ' "$LOG" | grep -v 'rust_doctest' | sed 's/^/    /' || true
+SCX_RS_GUEST_RUN=qmap,central SCX_RS_GUEST_TIMEOUT=900 \
+	stage "boot guest" "$SCX_TOP/scripts/guest.sh" "$KOUT" "$MO" "$LOG" "$TOOLS" || qrc=$?
+log "what the modules and schedulers printed (console: $LOG):"
+grep -E 'scx_rs|sched_ext:|# Subtest|# Totals' "$LOG" | grep -v 'rust_doctest\|Command line' |
+	sed 's/^/    /' || true
 rc=0
-python3 "$SCX_TOP/scripts/verdict.py" --kernel-src "$KSRC" --qemu-rc "$qrc" "$LOG" >"$MO/verdict.txt" || rc=$?
+python3 "$SCX_TOP/scripts/verdict.py" --kernel-src "$KSRC" --qemu-rc "$qrc" \
+	--known-failures "$SCX_TOP/scripts/selftests.known" "$LOG" >"$MO/verdict.txt" || rc=$?
 tail -n 4 "$MO/verdict.txt"
 log "make run took $(( $(date +%s) - T0 ))s"
 exit "$rc"

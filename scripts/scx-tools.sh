@@ -4,8 +4,8 @@
 # Build the upstream sched_ext selftests (tools/testing/selftests/sched_ext,
 # the runner) and example schedulers (tools/sched_ext: scx_simple,
 # scx_qmap, scx_central) from the patched tree, against a kernel build
-# directory made by kernel-build.sh, with the build root's clang 19 for
-# BPF.
+# directory made by kernel-build.sh, with the build root's clang 22 for BPF
+# (see scripts/buildroot.packages).
 #
 #   scx-tools.sh KBUILD_DIR
 #
@@ -16,7 +16,8 @@
 . "$(dirname "$0")/lib.sh"
 
 OUT=$1
-BUILT=$(cat "$OUT/.scx_rs-built")
+# Rebuilt when the kernel or this recipe changes.
+BUILT=$(key "$(cat "$OUT/.scx_rs-built")" "$SCX_TOP/scripts/scx-tools.sh")
 SRC=$(cat "$OUT/.scx_rs-src" 2>/dev/null || "$SCX_TOP/scripts/kernel-src.sh" 2>/dev/null)
 TOOLS=$OUT/scx-tools
 rsrc=/cache/${SRC#"$SCX_CACHE"/}
@@ -28,11 +29,12 @@ build() {
 	mkdir -p "$TOOLS/selftests"
 	in_root "set -e
 		make -C $rsrc/tools/testing/selftests/sched_ext O=$rout OUTPUT=$rout/scx-tools/selftests \
-			CLANG=clang-19 LLVM_STRIP=llvm-strip-19 -j$SCX_JOBS
-		make -C $rsrc/tools/sched_ext O=$rout CLANG=clang-19 LLVM_STRIP=llvm-strip-19 \
-			-j$SCX_JOBS $SCHEDS
+			CLANG=clang-22 LLVM_STRIP=llvm-strip-22 -j$SCX_JOBS
+		mkdir -p $rout/scx-tools/sched_ext
+		make -C $rsrc/tools/sched_ext O=$rout/scx-tools/sched_ext VMLINUX_BTF=$rout/vmlinux \
+			CLANG=clang-22 LLVM_STRIP=llvm-strip-22 -j$SCX_JOBS $SCHEDS
 		cp $rout/scx-tools/selftests/runner $rout/scx-tools/
-		for s in $SCHEDS; do cp $rout/build/bin/\$s $rout/scx-tools/; done" \
+		for s in $SCHEDS; do cp $rout/scx-tools/sched_ext/build/bin/\$s $rout/scx-tools/; done" \
 		>"$OUT/scx-tools.log" 2>&1 ||
 		{ tail -30 "$OUT/scx-tools.log" >&2; die "sched_ext selftests/schedulers build failed (log: $OUT/scx-tools.log)"; }
 	echo "$BUILT" >"$TOOLS/.scx_rs-built"

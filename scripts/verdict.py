@@ -43,9 +43,15 @@ SPLATS = [
     (re.compile(r'watchdog: BUG: soft lockup|hung_task|blocked for more than'),
      'lockup'),
     (re.compile(r'\b(UBSAN|KASAN|KCSAN|kfence):'), 'sanitizer'),
-    (re.compile(r'sched_ext: .*(runnable task stall|disabled due to|'
-                r'error:|BPF scheduler .* errored)'), 'sched_ext error exit'),
 ]
+# A scheduler's error exit. The selftests provoke these on purpose, so they
+# fail a run only inside a scheduler scenario (scx_qmap, scx_central).
+SCX_ERROR_EXIT = re.compile(
+    r'sched_ext: BPF (sub-)?scheduler ".*" disabled \((runtime error|'
+    r'scx_bpf_error|runnable task stall|reenqueue limit|'
+    r'rescue bandwidth overload|<UNKNOWN>)\)')
+SELFTEST = re.compile(r'scx_rs-selftest: (not )?ok \d+ (\S+) #(.*)$')
+SCENARIO = re.compile(r'scx_rs-guest: scenario (\S+): (start|end)')
 TIMESTAMP = re.compile(r'^\[\s*\d+\.\d+\]\s?')
 KTAP_START = re.compile(r'^\s*KTAP version \d+')
 
@@ -103,6 +109,9 @@ def main():
     ap.add_argument('--allow', action='append', default=[],
                     help='regex of console lines not to treat as splats')
     ap.add_argument('--counts', help='append "passed failed skipped" here')
+    ap.add_argument('--known-failures',
+                    help='file of "selftest<TAB>reason" lines: failures '
+                         'the unpatched kernel shares, counted as skipped')
     ap.add_argument('log')
     args = ap.parse_args()
 
@@ -113,8 +122,29 @@ def main():
 
     allow = [re.compile(a) for a in args.allow]
     splats, guest_fail, host_notes = [], [], []
+    selftests = {}  # name -> (PASS|SKIP|FAIL, directive)
+    skip_reason = ''
+    scenario, scenarios, scx_exits = None, {}, []
     for n, raw in enumerate(lines, 1):
         line = strip(raw)
+        m = re.search(r'scx_rs-selftest: SKIP: (.*)$', line)
+        if m:
+            skip_reason = m.group(1)
+        m = SELFTEST.search(line)
+        if m:
+            directive = m.group(3).strip()
+            if directive.upper().startswith('SKIP') and skip_reason:
+                directive = skip_reason
+            skip_reason = ''
+            status = ('FAIL' if m.group(1) else
+                      'SKIP' if m.group(3).strip().upper().startswith('SKIP') else 'PASS')
+            selftests[m.group(2)] = (status, directive)
+        m = SCENARIO.search(line)
+        if m:
+            scenario = m.group(1) if m.group(2) == 'start' else None
+            scenarios[m.group(1)] = m.group(2)
+        if scenario and SCX_ERROR_EXIT.search(line):
+            scx_exits.append(f'console line {n}: scenario {scenario}: {line.strip()}')
         if any(a.search(line) for a in allow):
             continue
         for rx, what in SPLATS:
@@ -135,6 +165,46 @@ def main():
                    [] if end and args.qemu_rc == 0 else
                    host_notes + ([] if end else ['no "scx_rs-guest: done" marker']) +
                    ([f'QEMU exited with status {args.qemu_rc}'] if args.qemu_rc else [])))
+    for name, state in scenarios.items():
+        checks.append((f'scenario {name} ran to its end without error exit',
+                       ([] if state == 'end' else [f'scenario {name} did not finish']) +
+                       [e for e in scx_exits if f'scenario {name}:' in e]))
+
+    st_passed = st_failed = st_skipped = 0
+    known = {}
+    if args.known_failures:
+        with open(args.known_failures) as f:
+            for kl in f:
+                kl = kl.split('#', 1)[0].rstrip()
+                if kl:
+                    name, _, why = kl.partition('\t')
+                    known[name.strip()] = why.strip()
+    started = any('scx_rs-guest: selftests: start' in line for line in lines)
+    if started:
+        results_seen = any('scx_rs-selftest: RESULTS:' in line for line in lines)
+        checks.append(('sched_ext selftests runner completed',
+                       [] if results_seen else ['no RESULTS from the runner (aborted?)']))
+        print()
+        print('sched_ext selftests:')
+        for name, (status, directive) in selftests.items():
+            note = ''
+            if status == 'FAIL' and name in known:
+                status, note = 'KNOWN', known[name]
+                st_skipped += 1
+            elif status == 'FAIL':
+                st_failed += 1
+                problems.append(f'selftest {name} failed')
+            elif status == 'SKIP':
+                st_skipped += 1
+                note = directive
+            else:
+                st_passed += 1
+                if name in known:
+                    note = 'listed as a known failure but passes'
+            print(f'  {status:5} {name}' + (f'  ({note})' if note else ''))
+        print(f'sched_ext selftests: {st_passed} passed, {st_failed} failed, '
+              f'{st_skipped} skipped or known')
+
     passed = failed = skipped = 0
     seen = set()
     with tempfile.TemporaryDirectory() as tmp:
@@ -169,11 +239,14 @@ def main():
     for p in problems:
         print(f'FAIL: {p}')
     rig_passed = len(checks) - rig_failed
-    print(f'guest: {passed + rig_passed} passed, {failed + rig_failed} failed, {skipped} skipped')
+    passed += rig_passed + st_passed
+    failed += rig_failed + st_failed
+    skipped += st_skipped
+    print(f'guest: {passed} passed, {failed} failed, {skipped} skipped')
     if args.counts:
         with open(args.counts, 'a') as f:
-            f.write(f'{passed + rig_passed} {failed + rig_failed} {skipped}\n')
-    return 1 if rig_failed or failed or problems else 0
+            f.write(f'{passed} {failed} {skipped}\n')
+    return 1 if failed or problems else 0
 
 
 if __name__ == '__main__':
