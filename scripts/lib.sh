@@ -84,7 +84,9 @@ toolchain_id() {
 
 # in_root CMD...: run CMD (a bash command string) as root inside the build
 # root, in a private mount namespace so that the bind mounts disappear with
-# the command. The repository is visible at /scx_rs and the cache at
+# the command. bindgen is pinned to libclang 19, the kernel's compiler:
+# left alone, it loads the newest libclang installed (22, for the BPF
+# programs), which turns task_struct and friends into opaque blobs. The repository is visible at /scx_rs and the cache at
 # /cache; extra "-b HOSTDIR:ROOTDIR" arguments add bind mounts.
 in_root() {
 	local root binds=() b
@@ -108,6 +110,7 @@ mount --bind '${b%%:*}' '$root${b#*:}'"
 	done
 	script+="
 exec chroot '$root' /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 \
-	PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin /bin/bash -c \"\$0\""
+	PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin \
+	LIBCLANG_PATH=/usr/lib/llvm-19/lib /bin/bash -c \"\$0\""
 	unshare -m --propagation private /bin/bash -c "$script" "$*"
 }
