@@ -100,7 +100,7 @@ if [ ! -d "$SRC/.git" ]; then
 	stage "unpack linux-source-$SCX_KSERIES $VER" unpack "$DEB" "$SRC"
 	echo "$VER" >"$SRC/.scx_rs-debian-version"
 fi
-SERIES_KEY=$(key "$PATCHES/series" "$PATCHES"/*.patch 2>/dev/null || key "$PATCHES/series")
+SERIES_KEY=$(key "$PATCHES/series" "$PATCHES"/*.patch)
 if [ "$(cat "$SRC/.scx_rs-series" 2>/dev/null)" != "$SERIES_KEY" ]; then
 	stage "apply patches/series" apply_series "$SRC" "$SERIES_KEY"
 fi
