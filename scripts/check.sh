@@ -50,7 +50,7 @@ result() { # NAME RC
 
 stage "build root" "$SCX_TOP/scripts/buildroot.sh"
 KOUT=$("$SCX_TOP/scripts/kernel-build.sh" debug)
-KSRC=$(cd "$SCX_TOP" && "$SCX_TOP/scripts/kernel-src.sh" 2>/dev/null)
+KSRC=$(cat "$KOUT/.scx_rs-src")
 rksrc=/cache/${KSRC#"$SCX_CACHE"/}
 
 if [ -z "$QUICK$BASELINE" ]; then

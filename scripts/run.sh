@@ -12,7 +12,7 @@
 T0=$(date +%s)
 stage "build root" "$SCX_TOP/scripts/buildroot.sh"
 KOUT=$("$SCX_TOP/scripts/kernel-build.sh" debug)
-KSRC=$("$SCX_TOP/scripts/kernel-src.sh" 2>/dev/null)
+KSRC=$(cat "$KOUT/.scx_rs-src")
 MO=$(stage "build modules" "$SCX_TOP/scripts/module-build.sh" "$KOUT")
 TOOLS=$("$SCX_TOP/scripts/scx-tools.sh" "$KOUT")
 LOG=$MO/console-run.log

@@ -18,7 +18,7 @@
 OUT=$1
 # Rebuilt when the kernel or this recipe changes.
 BUILT=$(key "$(cat "$OUT/.scx_rs-built")" "$SCX_TOP/scripts/scx-tools.sh")
-SRC=$(cat "$OUT/.scx_rs-src" 2>/dev/null || "$SCX_TOP/scripts/kernel-src.sh" 2>/dev/null)
+SRC=$(cat "$OUT/.scx_rs-src")
 TOOLS=$OUT/scx-tools
 rsrc=/cache/${SRC#"$SCX_CACHE"/}
 rout=/cache/${OUT#"$SCX_CACHE"/}

@@ -36,8 +36,9 @@ pub fn cpu_online(cpu: kernel::cpu::CpuId) -> bool {
 /// A `T` is already an infallible initialiser of itself; this one fits
 /// where an initialiser with some other error type is expected.
 pub fn init_value<T, E>(v: T) -> impl kernel::prelude::PinInit<T, E> {
-    // SAFETY: The closure writes a valid `T` to `slot`, which the user of
-    // the initialiser guarantees to be valid for writes, and never fails.
+    // SAFETY: `pin_init_from_closure` requires a closure that returns `Ok`
+    // only with `slot` fully initialised: it writes a whole `T` and never
+    // fails. Its caller guarantees `slot` is valid for writes, as `write` needs.
     unsafe {
         pin_init::pin_init_from_closure(move |slot: *mut T| {
             slot.write(v);

@@ -193,9 +193,9 @@ impl<T> PerCpu<T> {
     {
         Self::try_pin_init(flags, |cpu| {
             let slot_init = init(cpu);
-            // SAFETY: The closure initialises `slot` with `slot_init`, whose
-            // requirements on `slot` are those of this initialiser, and only
-            // converts its error.
+            // SAFETY: Our caller gives `slot` what `raw_try_init` needs (valid,
+            // uninitialised, pinned); it leaves `slot` initialised on `Ok` and
+            // clean on `Err`, as `pin_init_from_closure` requires.
             unsafe {
                 pin_init::pin_init_from_closure(move |slot: *mut T| {
                     pin_init::raw_try_init(slot, slot_init).map_err(Error::from)
@@ -535,8 +535,9 @@ mod tests {
             calls.add(1, Relaxed);
             let value = Counted(&drops);
             let fail = Some(cpu) == second || second.is_none();
-            // SAFETY: The closure either writes a valid value to `slot` or
-            // fails without touching it.
+            // SAFETY: As `pin_init_from_closure` requires, the closure returns
+            // `Ok` only after writing a whole value and `Err` without touching
+            // `slot`.
             unsafe {
                 pin_init::pin_init_from_closure(move |slot: *mut Counted<'_>| {
                     if fail {
