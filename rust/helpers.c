@@ -11,6 +11,7 @@
 #include <linux/lockdep.h>
 #include <linux/percpu.h>
 #include <linux/preempt.h>
+#include <linux/sched.h>
 #include <linux/smp.h>
 #include <linux/spinlock.h>
 
@@ -79,6 +80,11 @@ int scx_rs_raw_spin_is_held(raw_spinlock_t *lock)
 bool scx_rs_irqs_disabled(void)
 {
 	return irqs_disabled();
+}
+
+bool scx_rs_need_resched(void)
+{
+	return need_resched();
 }
 
 void __percpu *scx_rs_alloc_percpu(size_t size, size_t align, gfp_t gfp)

@@ -25,6 +25,7 @@ int scx_rs_raw_spin_trylock_irqsave(raw_spinlock_t *lock,
 void scx_rs_raw_spin_assert_held(raw_spinlock_t *lock);
 int scx_rs_raw_spin_is_held(raw_spinlock_t *lock);
 bool scx_rs_irqs_disabled(void);
+bool scx_rs_need_resched(void);
 
 void __percpu *scx_rs_alloc_percpu(size_t size, size_t align, gfp_t gfp);
 void *scx_rs_per_cpu_ptr(void __percpu *ptr, unsigned int cpu);

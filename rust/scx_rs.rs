@@ -26,6 +26,8 @@ module! {
     authors: ["The scx_rs developers"],
     description: "sched_ext paths in safe Rust",
     license: "GPL",
+    // The services of <linux/sched/ext_impl.h>.
+    imports_ns: ["SCX_IMPL"],
 }
 
 struct ScxRs;
