@@ -48,6 +48,7 @@ clean:
 	@find . \( -name '*.o' -o -name '*.ko' -o -name '*.mod' -o -name '*.mod.c' \
 		-o -name '.*.cmd' -o -name '*.d' -o -name 'modules.order' \
 		-o -name 'Module.symvers' -o -name '*.rmeta' \) -not -path './.git/*' -delete
+	@rm -f rust/ext/bindings_generated.rs rust/doctests_generated.rs
 
 clean-cache:
 	rm -rf $(SCX_CACHE)

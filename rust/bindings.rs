@@ -81,6 +81,10 @@ extern "C" {
 #[allow(
     dead_code,
     clippy::all,
+    clippy::as_underscore,
+    clippy::cast_lossless,
+    clippy::ptr_as_ptr,
+    clippy::ref_as_ptr,
     clippy::undocumented_unsafe_blocks,
     improper_ctypes,
     missing_docs,
@@ -128,17 +132,17 @@ mod tests {
     use core::mem::{offset_of, size_of};
     use kernel::{c_str, interrupt::local_interrupt_disable, prelude::*, str::CStr, sync::rcu};
 
-    /// `(name, value)` for each size (`type`) and field offset
-    /// (`type.field`) that `rust/ext/layout.c` lists.
+    /// `(name, value)` for the size of each type (`type`) and the offset of
+    /// each listed field (`type.field`), the names `rust/ext/layout.c` uses.
     macro_rules! layout {
-        ($($t:ident $(. $f:ident)?),* $(,)?) => {
-            [$(layout!(@one $t $(. $f)?)),*]
-        };
-        (@one $t:ident) => {
-            (c_str!(stringify!($t)), size_of::<$t>())
-        };
-        (@one $t:ident . $f:ident) => {
-            (c_str!(concat!(stringify!($t), ".", stringify!($f))), offset_of!($t, $f))
+        ($($t:ident: $($f:ident),*;)*) => {
+            [$(
+                (c_str!(stringify!($t)), size_of::<$t>()),
+                $((
+                    c_str!(concat!(stringify!($t), ".", stringify!($f))),
+                    offset_of!($t, $f),
+                ),)*
+            )*]
         };
     }
 
@@ -146,27 +150,20 @@ mod tests {
     fn generated_layout_matches_c() {
         // `curr` is in an anonymous union at its start.
         let rq_curr = (c_str!("rq.curr"), offset_of!(rq, __bindgen_anon_1));
-        let rust: [(&CStr, usize); 44] = layout![
-            rq, rq.idle, rq.scx, rq.cpu,
-            scx_rq, scx_rq.local_dsq, scx_rq.flags, scx_rq.sub_dispatch_prev,
-            scx_rq.cpus_to_sync, scx_rq.kick_sync_pending, scx_rq.kick_sync,
-            scx_rq.sched_pcpus_to_kick, scx_rq.deferred_reenq_lock,
-            scx_rq.kick_cpus_irq_work,
-            scx_sched, scx_sched.pcpu, scx_sched.level, scx_sched.ancestors,
-            scx_sched_pcpu, scx_sched_pcpu.sch, scx_sched_pcpu.flags,
-            scx_sched_pcpu.cpus_to_kick, scx_sched_pcpu.cpus_to_kick_if_idle,
-            scx_sched_pcpu.cpus_to_preempt, scx_sched_pcpu.cpus_to_wait,
-            scx_sched_pcpu.to_kick_node, scx_sched_pcpu.ecaps,
-            scx_sched_pcpu.event_stats,
-            scx_event_stats, scx_event_stats.SCX_EV_SLICE_DENIED,
-            scx_event_stats.SCX_EV_SUB_PREEMPT_DENIED,
-            scx_event_stats.SCX_EV_SUB_KICK_DENIED,
-            scx_dispatch_q, scx_dispatch_q.lock, scx_dispatch_q.list,
-            scx_dispatch_q.id, scx_dispatch_q.sched, scx_dispatch_q.pcpu,
-            scx_dispatch_q.free_node, scx_dispatch_q.rcu,
-            scx_dsq_pcpu, scx_dsq_pcpu.dsq, scx_dsq_pcpu.deferred_reenq_user,
-            scx_impl_ops,
-        ];
+        let rust: [(&CStr, usize); 44] = layout! {
+            rq: idle, scx, cpu;
+            scx_rq: local_dsq, flags, sub_dispatch_prev, cpus_to_sync,
+                kick_sync_pending, kick_sync, sched_pcpus_to_kick,
+                deferred_reenq_lock, kick_cpus_irq_work;
+            scx_sched: pcpu, level, ancestors;
+            scx_sched_pcpu: sch, flags, cpus_to_kick, cpus_to_kick_if_idle,
+                cpus_to_preempt, cpus_to_wait, to_kick_node, ecaps, event_stats;
+            scx_event_stats: SCX_EV_SLICE_DENIED, SCX_EV_SUB_PREEMPT_DENIED,
+                SCX_EV_SUB_KICK_DENIED;
+            scx_dispatch_q: lock, list, id, sched, pcpu, free_node, rcu;
+            scx_dsq_pcpu: dsq, deferred_reenq_user;
+            scx_impl_ops: ;
+        };
 
         // SAFETY: `scx_rs_layout_count()` has no preconditions.
         assert_eq!(unsafe { scx_rs_layout_count() }, rust.len() + 1);
