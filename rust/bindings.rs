@@ -55,6 +55,10 @@ extern "C" {
     pub(crate) fn scx_rs_next_possible_cpu(cpu: c_int) -> c_uint;
     pub(crate) fn scx_rs_num_possible_cpus() -> c_uint;
     pub(crate) fn scx_rs_cpu_online(cpu: c_uint) -> bool;
+    #[cfg(not(scx_rs_sample))]
+    pub(crate) fn scx_rs_cpu_possible(cpu: c_uint) -> bool;
+    #[cfg(all(CONFIG_KUNIT, not(scx_rs_sample)))]
+    pub(crate) fn scx_rs_need_resched() -> bool;
     pub(crate) fn scx_rs_preempt_disable();
     pub(crate) fn scx_rs_preempt_enable();
     pub(crate) fn scx_rs_smp_processor_id() -> c_uint;
@@ -120,17 +124,15 @@ pub(crate) use sched::{rq, scx_sched};
 extern "C" {
     fn scx_rs_layout_count() -> usize;
     fn scx_rs_layout_of(name: *const c_char) -> usize;
-    // rust/helpers.c, for the tests only.
-    fn scx_rs_need_resched() -> bool;
 }
 
 #[cfg(all(CONFIG_KUNIT, not(scx_rs_sample)))]
 #[kernel::macros::kunit_tests(scx_rs_bindings)]
 mod tests {
     use super::*;
-    use crate::sync::percpu::{possible_cpus, CpuPinned, PreemptGuard};
+    use crate::sync::percpu::PreemptGuard;
     use core::mem::{offset_of, size_of};
-    use kernel::{c_str, interrupt::local_interrupt_disable, prelude::*, str::CStr, sync::rcu};
+    use kernel::{c_str, prelude::*, str::CStr, sync::rcu};
 
     /// `(name, value)` for the size of each type (`type`) and the offset of
     /// each listed field (`type.field`), the names `rust/ext/layout.c` uses.
@@ -178,85 +180,10 @@ mod tests {
     }
 
     #[test]
-    fn cpu_rq_is_the_cpus_rq() {
-        for cpu in possible_cpus() {
-            // SAFETY: `cpu` is a possible CPU, as `cpu_rq()` requires.
-            let rq = unsafe { scx_impl_cpu_rq(cpu.as_u32() as i32) };
-            // SAFETY: runqueues live for as long as the kernel runs.
-            assert_eq!(unsafe { (*rq).cpu }, cpu.as_u32() as i32);
-        }
-    }
-
-    #[test]
-    fn rq_lock_locks_the_rq() {
-        let irqs_off = local_interrupt_disable();
-        let cpu = irqs_off.cpu().as_u32() as i32;
-        // SAFETY: `cpu` is this, thus a possible, CPU.
-        let rq = unsafe { scx_impl_cpu_rq(cpu) };
-
-        // SAFETY: IRQs are disabled, as taking an rq lock requires; the
-        // trylock cannot succeed while this context holds the lock, and each
-        // lock is released once.
-        unsafe {
-            scx_impl_rq_lock(rq);
-            #[cfg(not(CONFIG_SCHED_CORE))]
-            assert!(scx_rs_raw_spin_is_held(&raw mut (*rq).__lock) != 0);
-            assert!(!scx_impl_rq_trylock(rq));
-            scx_impl_rq_unlock(rq);
-            #[cfg(not(CONFIG_SCHED_CORE))]
-            assert!(scx_rs_raw_spin_is_held(&raw mut (*rq).__lock) == 0);
-            assert!(scx_impl_rq_trylock(rq));
-            scx_impl_rq_unlock(rq);
-        }
-        drop(irqs_off);
-    }
-
-    #[test]
-    fn resched_curr_sets_need_resched() {
-        let irqs_off = local_interrupt_disable();
-        let cpu = irqs_off.cpu().as_u32() as i32;
-        // SAFETY: `cpu` is this, thus a possible, CPU.
-        let rq = unsafe { scx_impl_cpu_rq(cpu) };
-
-        // SAFETY: IRQs are disabled and `rq` is locked around
-        // `resched_curr()`, as it requires; this task is `rq`'s current
-        // task, so the flag it sets is this task's and stays set until IRQs
-        // are enabled (nothing can preempt with IRQs disabled).
-        unsafe {
-            scx_impl_rq_lock(rq);
-            scx_impl_resched_curr(rq);
-            scx_impl_rq_unlock(rq);
-            assert!(scx_rs_need_resched());
-        }
-        // The reschedule happens here.
-        drop(irqs_off);
-    }
-
-    #[test]
     fn locked_rq_is_none_outside_callbacks() {
         let _guard = PreemptGuard::new();
         // SAFETY: preemption is disabled, as `scx_locked_rq()` requires.
         assert!(unsafe { scx_impl_locked_rq() }.is_null());
-    }
-
-    #[test]
-    fn class_cmp_orders_classes() {
-        let current = kernel::current!();
-        // SAFETY: `current` is a live task; its class pointer is read
-        // without its rq lock, which is fine for the kthread running this
-        // test (only `sched_setscheduler()` on it could change it).
-        let class = unsafe { (*current.as_ptr()).sched_class };
-        // No sched_ext scheduler runs KUnit's thread when the module loads:
-        // the kthread is in the fair class, above ext.
-        // SAFETY: `class` is a sched_class.
-        assert!(unsafe { scx_impl_class_cmp(class) } > 0);
-
-        let _guard = PreemptGuard::new();
-        // SAFETY: `0` is a possible CPU; its idle task and that task's class
-        // never change.
-        let idle_class = unsafe { (*(*scx_impl_cpu_rq(0)).idle).sched_class };
-        // SAFETY: as above.
-        assert!(unsafe { scx_impl_class_cmp(idle_class) } < 0);
     }
 
     #[test]

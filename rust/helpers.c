@@ -118,6 +118,11 @@ bool scx_rs_cpu_online(unsigned int cpu)
 	return cpu_online(cpu);
 }
 
+bool scx_rs_cpu_possible(unsigned int cpu)
+{
+	return cpu_possible(cpu);
+}
+
 void scx_rs_preempt_disable(void)
 {
 	preempt_disable();

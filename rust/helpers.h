@@ -33,6 +33,7 @@ void *scx_rs_this_cpu_ptr(void __percpu *ptr);
 unsigned int scx_rs_next_possible_cpu(int cpu);
 unsigned int scx_rs_num_possible_cpus(void);
 bool scx_rs_cpu_online(unsigned int cpu);
+bool scx_rs_cpu_possible(unsigned int cpu);
 void scx_rs_preempt_disable(void);
 void scx_rs_preempt_enable(void);
 unsigned int scx_rs_smp_processor_id(void);

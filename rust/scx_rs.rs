@@ -7,14 +7,16 @@
 //! - [`sync`]: safe abstractions over kernel primitives (raw spinlocks,
 //!   dynamic per-CPU data, irq_work, RCU) that the sched_ext code needs and
 //!   the kernel crate does not have yet;
-//! - `ext`: the sched_ext paths reimplemented on top of them (DSQ
-//!   lifecycle, CPU kicks, sub-scheduler dispatch).
+//! - [`ext`]: the sched_ext paths reimplemented on top of them (DSQ
+//!   lifecycle, CPU kicks, sub-scheduler dispatch); so far the runqueue
+//!   access they share.
 //!
 //! All FFI goes through [`bindings`], the one boundary module.
 
 use kernel::prelude::*;
 
 pub(crate) mod bindings;
+pub mod ext;
 pub mod sync;
 
 // The examples in the documentation, run as KUnit tests.
