@@ -59,6 +59,14 @@ extern "C" {
     pub(crate) fn scx_rs_cpu_possible(cpu: c_uint) -> bool;
     #[cfg(all(CONFIG_KUNIT, not(scx_rs_sample)))]
     pub(crate) fn scx_rs_need_resched() -> bool;
+    #[cfg(not(scx_rs_sample))]
+    pub(crate) fn scx_rs_in_nmi() -> bool;
+    #[cfg(not(scx_rs_sample))]
+    pub(crate) fn scx_rs_cpumask_next(n: c_int, mask: *const cpumask) -> c_uint;
+    #[cfg(not(scx_rs_sample))]
+    pub(crate) fn scx_rs_list_del_init(entry: *mut list_head);
+    #[cfg(not(scx_rs_sample))]
+    pub(crate) fn scx_rs_list_empty(head: *const list_head) -> bool;
     pub(crate) fn scx_rs_preempt_disable();
     pub(crate) fn scx_rs_preempt_enable();
     pub(crate) fn scx_rs_smp_processor_id() -> c_uint;

@@ -6,8 +6,11 @@
  * logic of their own so that the Rust side states every contract.
  */
 
+#include <linux/cpumask.h>
+#include <linux/hardirq.h>
 #include <linux/irq_work.h>
 #include <linux/irqflags.h>
+#include <linux/list.h>
 #include <linux/lockdep.h>
 #include <linux/percpu.h>
 #include <linux/preempt.h>
@@ -85,6 +88,26 @@ bool scx_rs_irqs_disabled(void)
 bool scx_rs_need_resched(void)
 {
 	return need_resched();
+}
+
+bool scx_rs_in_nmi(void)
+{
+	return in_nmi();
+}
+
+unsigned int scx_rs_cpumask_next(int n, const struct cpumask *mask)
+{
+	return cpumask_next(n, mask);
+}
+
+void scx_rs_list_del_init(struct list_head *entry)
+{
+	list_del_init(entry);
+}
+
+bool scx_rs_list_empty(const struct list_head *head)
+{
+	return list_empty(head);
 }
 
 void __percpu *scx_rs_alloc_percpu(size_t size, size_t align, gfp_t gfp)

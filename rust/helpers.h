@@ -10,6 +10,9 @@
 #include <linux/lockdep_types.h>
 #include <linux/spinlock_types_raw.h>
 #include <linux/types.h>
+
+struct cpumask;
+struct list_head;
 #include <linux/compiler_types.h>
 
 void scx_rs_raw_spin_lock_init(raw_spinlock_t *lock, const char *name,
@@ -26,6 +29,10 @@ void scx_rs_raw_spin_assert_held(raw_spinlock_t *lock);
 int scx_rs_raw_spin_is_held(raw_spinlock_t *lock);
 bool scx_rs_irqs_disabled(void);
 bool scx_rs_need_resched(void);
+bool scx_rs_in_nmi(void);
+unsigned int scx_rs_cpumask_next(int n, const struct cpumask *mask);
+void scx_rs_list_del_init(struct list_head *entry);
+bool scx_rs_list_empty(const struct list_head *head);
 
 void __percpu *scx_rs_alloc_percpu(size_t size, size_t align, gfp_t gfp);
 void *scx_rs_per_cpu_ptr(void __percpu *ptr, unsigned int cpu);

@@ -32,12 +32,18 @@ module! {
     imports_ns: ["SCX_IMPL"],
 }
 
-struct ScxRs;
+struct ScxRs {
+    _impl: ext::ops::Registration,
+}
 
 impl kernel::Module for ScxRs {
-    fn init(_module: &'static ThisModule) -> Result<Self> {
-        pr_info!("loaded\n");
-        Ok(ScxRs)
+    fn init(module: &'static ThisModule) -> Result<Self> {
+        // Refused with EBUSY while a sched_ext scheduler exists.
+        let registration = ext::ops::Registration::new(module)?;
+        pr_info!("loaded: sched_ext's DSQs, kicks and sub-dispatch run in Rust\n");
+        Ok(ScxRs {
+            _impl: registration,
+        })
     }
 }
 
@@ -45,6 +51,6 @@ impl Drop for ScxRs {
     fn drop(&mut self) {
         // RCU callbacks that free our `RcuBox`es are code of this module.
         sync::rcu::rcu_barrier();
-        pr_info!("unloaded\n");
+        pr_info!("unloaded; the Rust paths ran: {}\n", ext::ops::STATS);
     }
 }

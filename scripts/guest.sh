@@ -27,9 +27,7 @@ RUN=${SCX_RS_GUEST_RUN:-}
 [ -z "$RUN" ] || [ -n "$TOOLS" ] || die "SCX_RS_GUEST_RUN needs the tools directory"
 CPUS=${SCX_RS_GUEST_CPUS:-4}
 TIMEOUT=${SCX_RS_GUEST_TIMEOUT:-300}
-# By default scx_rs.ko and the samples; the test modules of tests/ are
-# loaded by the scenarios that need them.
-MODS=${SCX_RS_MODULES:-$(cd "$MO" && find . -path ./tests -prune -o -name '*.ko' -printf '%f\n' |
+MODS=${SCX_RS_MODULES:-$(cd "$MO" && find . -name '*.ko' -printf '%f\n' |
 	sed 's/\.ko$//' | sort | awk '$0 == "scx_rs" { first = $0; next } { rest = rest "," $0 }
 	END { printf "%s%s", first, rest }')}
 MODS=${MODS#,}

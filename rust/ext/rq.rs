@@ -31,7 +31,11 @@
 
 use crate::{
     bindings,
-    sync::percpu::{possible_cpus, CpuPinned},
+    ext::{cpumask::AtomicCpumask, sched::Sched},
+    sync::{
+        percpu::{possible_cpus, CpuPinned},
+        RawSpinLockIrq,
+    },
 };
 use core::marker::PhantomData;
 use kernel::{cpu::CpuId, interrupt::LocalInterruptDisabled, types::NotThreadSafe};
@@ -81,7 +85,7 @@ impl Rq {
         possible_cpus().filter_map(Rq::of)
     }
 
-    fn as_raw(&self) -> *mut bindings::rq {
+    pub(crate) fn as_raw(&self) -> *mut bindings::rq {
         self.0.get()
     }
 
@@ -92,6 +96,59 @@ impl Rq {
         let cpu = unsafe { (*self.as_raw()).cpu };
         // SAFETY: `rq->cpu` is the id of a possible CPU.
         unsafe { CpuId::from_i32_unchecked(cpu) }
+    }
+
+    /// The runqueue a sched_ext callback running on this CPU has locked
+    /// (`scx_locked_rq()`), if any.
+    ///
+    /// The C caller holds that lock until the callback returns, which is
+    /// after `pinned` goes; [`LockedRq`] lets the callback use it.
+    pub fn locked(pinned: &impl CpuPinned) -> Option<LockedRq<'_>> {
+        let _ = pinned;
+        // SAFETY: `scx_locked_rq()` requires preemption disabled, which
+        // `pinned` proves.
+        let rq = unsafe { bindings::scx_impl_locked_rq() };
+        if rq.is_null() {
+            return None;
+        }
+        // SAFETY: a locked runqueue is a runqueue; runqueues are never
+        // freed; `Rq` is a transparent wrapper.
+        let rq = unsafe { &*rq.cast::<Rq>() };
+        // INVARIANT: the callback's caller holds its lock while `pinned`
+        // lives.
+        Some(LockedRq {
+            rq,
+            _pinned: PhantomData,
+        })
+    }
+
+    /// The lock of the runqueue's deferred reenqueue lists
+    /// (`rq->scx.deferred_reenq_lock`), taken with IRQs saved.
+    pub fn deferred_reenq_lock(&self) -> &RawSpinLockIrq<()> {
+        // SAFETY: the lock is initialised at boot with the runqueue and
+        // lives as long as it, i.e. forever.
+        unsafe { RawSpinLockIrq::from_raw(&raw mut (*self.as_raw()).scx.deferred_reenq_lock) }
+    }
+
+    /// CPUs this CPU waits for after a `SCX_KICK_WAIT` kick
+    /// (`rq->scx.cpus_to_sync`).
+    pub fn cpus_to_sync(&self) -> &AtomicCpumask {
+        // SAFETY: the mask is allocated at boot and never freed.
+        unsafe { AtomicCpumask::from_var(&raw mut (*self.as_raw()).scx.cpus_to_sync) }
+    }
+
+    /// The list of schedulers with kicks pending on this runqueue's CPU
+    /// (`rq->scx.sched_pcpus_to_kick`), for `ext::kick`.
+    pub(crate) fn sched_pcpus_to_kick(&self) -> *mut bindings::list_head {
+        // SAFETY: only the address of a field is computed.
+        unsafe { &raw mut (*self.as_raw()).scx.sched_pcpus_to_kick }
+    }
+
+    /// The irq_work that carries out the kicks recorded on this runqueue's
+    /// CPU (`rq->scx.kick_cpus_irq_work`).
+    pub(crate) fn kick_cpus_irq_work(&self) -> *mut bindings::irq_work {
+        // SAFETY: only the address of a field is computed.
+        unsafe { &raw mut (*self.as_raw()).scx.kick_cpus_irq_work }
     }
 
     /// Locks the runqueue (`raw_spin_rq_lock()`), spinning until it is free.
@@ -177,6 +234,37 @@ impl<'a> RqGuard<'a> {
         }
     }
 
+    /// Whether sched_ext is dispatching on the runqueue
+    /// (`rq->scx.flags & SCX_RQ_IN_DISPATCH`).
+    pub fn in_dispatch(&self) -> bool {
+        // SAFETY: `rq->scx.flags` changes only under the rq lock, held.
+        let flags = unsafe { (*self.rq.as_raw()).scx.flags };
+        flags & bindings::scx_rq_flags_SCX_RQ_IN_DISPATCH != 0
+    }
+
+    /// Sets the slice of the runqueue's current task (`scx_set_task_slice()`);
+    /// `false` if that was refused.
+    pub fn set_curr_slice(&self, slice: u64) -> bool {
+        // SAFETY: the rq lock is held, as setting the slice of its current
+        // task requires, and `rq->curr` is never null.
+        unsafe {
+            bindings::scx_impl_set_task_slice((*self.rq.as_raw()).__bindgen_anon_1.curr, slice)
+        }
+    }
+
+    /// The runqueue's kick sequence (`rq->scx.kick_sync`).
+    pub fn kick_sync(&self) -> kernel::ffi::c_ulong {
+        // SAFETY: `kick_sync` changes only under the rq lock, held.
+        unsafe { (*self.rq.as_raw()).scx.kick_sync }
+    }
+
+    /// Marks that this CPU must wait for the CPUs in its `cpus_to_sync`
+    /// before it next schedules (`rq->scx.kick_sync_pending = true`).
+    pub fn set_kick_sync_pending(&self) {
+        // SAFETY: `kick_sync_pending` is protected by the rq lock, held.
+        unsafe { (*self.rq.as_raw()).scx.kick_sync_pending = true };
+    }
+
     /// Whether the runqueue's current task is its idle task
     /// (`is_idle_task(rq->curr)`).
     pub fn curr_is_idle(&self) -> bool {
@@ -185,6 +273,51 @@ impl<'a> RqGuard<'a> {
         // the idle task's creation and never cleared.
         let flags = unsafe { (*(*self.rq.as_raw()).__bindgen_anon_1.curr).flags };
         flags & bindings::PF_IDLE != 0
+    }
+}
+
+/// A runqueue that the C code calling into sched_ext has locked, for the
+/// duration of the callback (see [`Rq::locked`]).
+///
+/// # Invariants
+///
+/// `rq`'s lock is held by this CPU's caller for `'a`.
+pub struct LockedRq<'a> {
+    rq: &'a Rq,
+    _pinned: PhantomData<&'a ()>,
+}
+
+impl<'a> LockedRq<'a> {
+    /// The runqueue.
+    pub fn rq(&self) -> &'a Rq {
+        self.rq
+    }
+
+    /// The task that was running when sched_ext started dispatching on the
+    /// runqueue (`rq->scx.sub_dispatch_prev`).
+    pub fn sub_dispatch_prev(&self) -> *mut bindings::task_struct {
+        // SAFETY: the field is written under the rq lock, held (type
+        // invariant).
+        unsafe { (*self.rq.as_raw()).scx.sub_dispatch_prev }
+    }
+
+    /// Runs the nested dispatch of `sch` on the runqueue
+    /// (`scx_dispatch_sched(sch, rq, rq->scx.sub_dispatch_prev, true)`);
+    /// returns whether it found something to run.
+    ///
+    /// This calls `sch`'s `ops.dispatch()`, which may drop and retake the
+    /// runqueue lock; the caller's C code still holds it on return.
+    pub fn dispatch_sched(&self, sch: &Sched) -> bool {
+        // SAFETY: the runqueue is locked by the sched_ext callback this CPU
+        // is in (type invariant), which is the context the nested dispatch
+        // step runs in; `sch` is a live scheduler.
+        unsafe {
+            bindings::scx_impl_dispatch_sched(
+                sch.as_raw(),
+                self.rq.as_raw(),
+                self.sub_dispatch_prev(),
+            )
+        }
     }
 }
 

@@ -278,6 +278,34 @@ impl<T> PerCpu<T> {
     pub fn iter(&self) -> impl Iterator<Item = (CpuId, Pin<&T>)> + '_ {
         possible_cpus().map(move |cpu| (cpu, self.get(cpu)))
     }
+
+    /// Gives up ownership and returns the per-CPU pointer, as
+    /// `alloc_percpu()` returned it, for C code to keep.
+    ///
+    /// The pointer is a per-CPU address: it is not dereferenceable itself,
+    /// only through `per_cpu_ptr()`. [`PerCpu::from_raw`] takes it back.
+    pub fn into_raw(self) -> *mut T {
+        let ptr = self.ptr.as_ptr();
+        core::mem::forget(self);
+        ptr
+    }
+
+    /// Takes back the ownership [`PerCpu::into_raw`] gave up.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must have been returned by [`PerCpu::into_raw`] for a
+    /// `PerCpu<T>` and not taken back since, and every possible CPU's slot
+    /// must still hold a valid `T`.
+    pub unsafe fn from_raw(ptr: *mut T) -> Self {
+        // INVARIANT: by the safety requirements, `ptr` is the non-null
+        // allocation of a `PerCpu<T>` whose slots hold valid, pinned `T`s.
+        Self {
+            // SAFETY: `into_raw` returned the non-null pointer of a `PerCpu`.
+            ptr: unsafe { NonNull::new_unchecked(ptr) },
+            _owns: PhantomData,
+        }
+    }
 }
 
 impl<T> Drop for PerCpu<T> {

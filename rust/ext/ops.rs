@@ -1,0 +1,212 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The implementation table registered with sched_ext.
+//!
+//! [`Registration::new`] fills a `struct scx_impl_ops` with the C entry
+//! points below and registers it with `scx_impl_register()`; from then on
+//! sched_ext's DSQ lifecycle, kicks and sub-scheduler dispatch run here.
+//! Dropping the [`Registration`] unregisters it, which waits until no call
+//! into the module can be running or pending. sched_ext refuses the
+//! registration with `EBUSY` while any scheduler exists, and each scheduler
+//! holds a reference on this module, so the table never changes under a
+//! scheduler.
+//!
+//! The entry points are the module's FFI boundary with sched_ext: each
+//! turns the raw pointers sched_ext passes into the types of [`crate::ext`]
+//! on the strength of the contract of the C function it replaces.
+
+use crate::{
+    bindings::{self, bpf_prog_aux, llist_node, rq, scx_dispatch_q, scx_impl_ops, scx_sched},
+    ext::{dsq, kick, rq::Rq, sched::Sched, sub},
+};
+use kernel::{
+    cpu::CpuId,
+    error::to_result,
+    interrupt::local_interrupt_disable,
+    prelude::*,
+    str::CStrExt,
+    sync::atomic::{Atomic, Relaxed},
+    types::Opaque,
+};
+
+/// How many times sched_ext called each entry point, for `make run` and the
+/// unload message.
+///
+/// Relaxed atomic counters: each call costs one `lock add` on a cache line
+/// all CPUs share.
+pub struct Stats {
+    /// `scx_init_dsq()` calls.
+    pub init_dsq: Atomic<u64>,
+    /// `exit_dsq()` calls, including those of the RCU callback.
+    pub exit_dsq: Atomic<u64>,
+    /// Runs of the deferred DSQ free (each frees a batch of DSQs).
+    pub free_dsqs: Atomic<u64>,
+    /// `scx_kick_cpu()` calls.
+    pub kick_cpu: Atomic<u64>,
+    /// Runs of the kick irq_work.
+    pub kick_cpus: Atomic<u64>,
+    /// `scx_bpf_sub_dispatch()` calls.
+    pub sub_dispatch: Atomic<u64>,
+}
+
+/// The counters of the registered implementation.
+pub static STATS: Stats = Stats {
+    init_dsq: Atomic::new(0),
+    exit_dsq: Atomic::new(0),
+    free_dsqs: Atomic::new(0),
+    kick_cpu: Atomic::new(0),
+    kick_cpus: Atomic::new(0),
+    sub_dispatch: Atomic::new(0),
+};
+
+impl kernel::fmt::Display for Stats {
+    fn fmt(&self, f: &mut kernel::fmt::Formatter<'_>) -> kernel::fmt::Result {
+        write!(
+            f,
+            "{} DSQs initialised, {} exited, {} deferred-free runs, {} kicks, \
+             {} kick irq_works, {} sub-dispatches",
+            self.init_dsq.load(Relaxed),
+            self.exit_dsq.load(Relaxed),
+            self.free_dsqs.load(Relaxed),
+            self.kick_cpu.load(Relaxed),
+            self.kick_cpus.load(Relaxed),
+            self.sub_dispatch.load(Relaxed),
+        )
+    }
+}
+
+/// `scx_init_dsq()`.
+///
+/// # Safety
+///
+/// Called by sched_ext with memory for a DSQ that nothing uses until this
+/// returns, and a scheduler or null.
+unsafe extern "C" fn scx_rs_init_dsq(
+    dsq: *mut scx_dispatch_q,
+    dsq_id: u64,
+    sch: *mut scx_sched,
+) -> i32 {
+    STATS.init_dsq.add(1, Relaxed);
+    // SAFETY: the contract of `scx_init_dsq()`, see above.
+    match unsafe { dsq::init_dsq(dsq, dsq_id, sch) } {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// `exit_dsq()`.
+///
+/// # Safety
+///
+/// Called by sched_ext with a DSQ this implementation initialised that
+/// nobody uses any more.
+unsafe extern "C" fn scx_rs_exit_dsq(dsq: *mut scx_dispatch_q) {
+    STATS.exit_dsq.add(1, Relaxed);
+    // SAFETY: the contract of `exit_dsq()`, see above.
+    unsafe { dsq::exit_dsq(dsq) }
+}
+
+/// The body of `free_dsq_irq_workfn()`.
+///
+/// # Safety
+///
+/// Called by sched_ext's `free_dsq_irq_work` with the llist of destroyed
+/// DSQs it takes off `dsqs_to_free`, which it gives up.
+unsafe extern "C" fn scx_rs_free_dsqs(to_free: *mut llist_node) {
+    STATS.free_dsqs.add(1, Relaxed);
+    // SAFETY: the contract of the irq_work, see above.
+    unsafe { dsq::free_dsqs(to_free) }
+}
+
+/// `scx_kick_cpu()`.
+///
+/// # Safety
+///
+/// Called by sched_ext with a live scheduler (kfuncs hold the RCU read
+/// lock) and a CPU it has validated.
+unsafe extern "C" fn scx_rs_kick_cpu(sch: *mut scx_sched, cpu: i32, flags: u64) {
+    STATS.kick_cpu.add(1, Relaxed);
+    // Validated by `scx_cpu_valid()` in the callers.
+    let Some(cpu) = CpuId::from_i32(cpu) else {
+        return;
+    };
+    // SAFETY: `sch` is alive for the call, see above.
+    let sch = unsafe { Sched::from_raw(sch) };
+    kick::kick_cpu(sch, cpu, flags);
+}
+
+/// The body of `kick_cpus_irq_workfn()`.
+///
+/// # Safety
+///
+/// Called by this CPU's `kick_cpus_irq_work` in hard IRQ context, with
+/// this CPU's runqueue.
+unsafe extern "C" fn scx_rs_kick_cpus(_this_rq: *mut rq) {
+    STATS.kick_cpus.add(1, Relaxed);
+    let irqs_off = local_interrupt_disable();
+    kick::kick_cpus(Rq::this(&irqs_off), &irqs_off);
+}
+
+/// The body of `scx_bpf_sub_dispatch()`.
+///
+/// # Safety
+///
+/// Called by the kfunc with the `bpf_prog_aux` of the calling program,
+/// which the verifier supplies and which outlives the call.
+unsafe extern "C" fn scx_rs_sub_dispatch(cgroup_id: u64, aux: *const bpf_prog_aux) -> bool {
+    STATS.sub_dispatch.add(1, Relaxed);
+    // SAFETY: `aux` is valid for the call, see above; `Opaque` makes no
+    // claim about what C changes in it meanwhile.
+    let prog = unsafe { &*aux.cast::<Opaque<bpf_prog_aux>>() };
+    sub::sub_dispatch(cgroup_id, prog)
+}
+
+/// scx_rs installed as sched_ext's implementation of its DSQ lifecycle,
+/// kicks and sub-scheduler dispatch, until dropped.
+///
+/// # Invariants
+///
+/// `ops` is registered with sched_ext and not changed while registered.
+pub struct Registration {
+    ops: KBox<scx_impl_ops>,
+}
+
+// SAFETY: the table is only read, by sched_ext, and its pointers are to
+// static data and functions; `drop` may run on any thread.
+unsafe impl Send for Registration {}
+// SAFETY: as above; `&Registration` gives no access to the table.
+unsafe impl Sync for Registration {}
+
+impl Registration {
+    /// Registers scx_rs for `module`, which sched_ext pins while a
+    /// scheduler exists. Fails with `EBUSY` while a scheduler exists or
+    /// another implementation is registered.
+    pub fn new(module: &'static ThisModule) -> Result<Self> {
+        let ops = KBox::new(
+            scx_impl_ops {
+                name: c"scx_rs".as_char_ptr(),
+                owner: module.as_ptr(),
+                init_dsq: Some(scx_rs_init_dsq),
+                exit_dsq: Some(scx_rs_exit_dsq),
+                free_dsqs: Some(scx_rs_free_dsqs),
+                kick_cpu: Some(scx_rs_kick_cpu),
+                kick_cpus: Some(scx_rs_kick_cpus),
+                sub_dispatch: Some(scx_rs_sub_dispatch),
+            },
+            GFP_KERNEL,
+        )?;
+        // SAFETY: the table is complete and stays at this address, unchanged,
+        // until `drop` unregisters it.
+        to_result(unsafe { bindings::scx_impl_register(&*ops) })?;
+        // INVARIANT: registered just now.
+        Ok(Self { ops })
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        // SAFETY: `ops` is the registered table (type invariant); this waits
+        // until no call into it can be running or pending.
+        unsafe { bindings::scx_impl_unregister(&*self.ops) }
+    }
+}

@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Sub-scheduler dispatch: the body of the `scx_bpf_sub_dispatch()` kfunc
+//! of kernel/sched/ext/sub.c.
+//!
+//! A parent scheduler's `ops.dispatch()` may ask one of its direct children
+//! to dispatch on the runqueue being dispatched. The child is named by the
+//! cgroup it is attached to; a scheduler that is not a direct child is an
+//! error of the parent, which exits; a child without baseline access to
+//! the CPU is skipped, as its inserts would only be rejected.
+
+use crate::{
+    bindings,
+    ext::{rq::Rq, sched::Sched},
+    sync::{percpu::PreemptGuard, rcu},
+};
+use kernel::types::Opaque;
+
+const SCX_CAP_BASE: u64 = bindings::scx_cap_flags_SCX_CAP_BASE as u64;
+
+/// The body of `scx_bpf_sub_dispatch()`: dispatches the child scheduler of
+/// the calling scheduler attached to `cgroup_id` on the locked runqueue.
+/// Returns whether it found something to run.
+///
+/// `prog` is the calling BPF program, passed to [`Sched::of_prog`].
+pub(crate) fn sub_dispatch(cgroup_id: u64, prog: &Opaque<bindings::bpf_prog_aux>) -> bool {
+    // Dispatch runs with the runqueue locked and preemption disabled; the
+    // guard only proves the latter to `Rq::locked`.
+    let pinned = PreemptGuard::new();
+    // The kfunc is allowed from ops.dispatch() only, where sched_ext has a
+    // runqueue locked; C would dereference NULL otherwise.
+    let Some(rq) = Rq::locked(&pinned) else {
+        return false;
+    };
+
+    let rcu = rcu::read_lock();
+    let Some(parent) = Sched::of_prog(prog, &rcu) else {
+        return false;
+    };
+    let Some(child) = Sched::find_sub(cgroup_id, &rcu) else {
+        return false;
+    };
+
+    if !child.is_child_of(parent) {
+        parent.error(format_args!(
+            "trying to dispatch a distant sub-sched on cgroup {cgroup_id}"
+        ));
+        return false;
+    }
+
+    // Skip a child that does not effectively hold the base cap on this cpu:
+    // its inserts would only be rejected. ecaps are synced at the top of
+    // dispatch_one() before dispatch, so this reflects the in-effect state.
+    if child.missing_caps(rq.rq().cpu(), SCX_CAP_BASE) != 0 {
+        return false;
+    }
+
+    rq.dispatch_sched(child)
+}
