@@ -179,11 +179,6 @@ pub(crate) unsafe fn free_dsqs(to_free: *mut llist_node) {
 unsafe extern "C" fn free_dsq_rcufn(rcu: *mut callback_head) {
     // SAFETY: `rcu` is the `rcu` field of a DSQ queued by `free_dsqs`.
     let dsq = unsafe { rcu.byte_sub(offset_of!(scx_dispatch_q, rcu)) }.cast::<scx_dispatch_q>();
-    // The C version calls `exit_dsq()` through its static call, i.e. the
-    // registered `exit_dsq`: count it as such.
-    crate::ext::ops::STATS
-        .exit_dsq
-        .add(1, kernel::sync::atomic::Relaxed);
     // SAFETY: a grace period has passed since the DSQ was destroyed and
     // its reenqueues cancelled: nobody uses it; it was allocated with
     // `kmalloc()` and is freed once.

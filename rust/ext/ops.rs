@@ -37,7 +37,8 @@ use kernel::{
 pub struct Stats {
     /// `scx_init_dsq()` calls.
     pub init_dsq: Atomic<u64>,
-    /// `exit_dsq()` calls, including those of the RCU callback.
+    /// `exit_dsq()` calls by sched_ext (not those of the RCU callback that
+    /// frees a destroyed user DSQ, which is scx_rs's own).
     pub exit_dsq: Atomic<u64>,
     /// Runs of the deferred DSQ free (each frees a batch of DSQs).
     pub free_dsqs: Atomic<u64>,
