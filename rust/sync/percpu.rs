@@ -587,6 +587,23 @@ mod tests {
     }
 
     #[test]
+    fn raw_round_trip_keeps_slots() -> Result {
+        let drops = Atomic::new(0u32);
+        let pcpu = PerCpu::new(GFP_KERNEL, |cpu| (cpu.as_u32(), Counted(&drops)))?;
+        let raw = pcpu.into_raw();
+        // Given up: nothing is dropped.
+        assert_eq!(drops.load(Relaxed), 0);
+        // SAFETY: `raw` comes from `into_raw` and is taken back once.
+        let back = unsafe { PerCpu::<(u32, Counted<'_>)>::from_raw(raw) };
+        for (cpu, v) in back.iter() {
+            assert_eq!(v.0, cpu.as_u32());
+        }
+        drop(back);
+        assert_eq!(drops.load(Relaxed), num_possible_cpus());
+        Ok(())
+    }
+
+    #[test]
     fn injected_alloc_failure() {
         let calls = Atomic::new(0u32);
         fault::fail_after(0);
