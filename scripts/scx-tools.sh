@@ -12,12 +12,18 @@
 # Prints the directory holding `runner` and the `scx_*` binaries. Rebuilt
 # when the kernel build changes (its vmlinux BTF is what the BPF programs
 # are compiled against).
+#
+# scx_rs's own selftests (tests/selftests/<name>.c and <name>.bpf.c) are
+# linked into the tree's selftests directory and built into the same
+# runner, after the upstream ones.
 
 . "$(dirname "$0")/lib.sh"
 
 OUT=$1
-# Rebuilt when the kernel or this recipe changes.
-BUILT=$(key "$(cat "$OUT/.scx_rs-built")" "$SCX_TOP/scripts/scx-tools.sh")
+OWN=$(cd "$SCX_TOP/tests/selftests" && ls ./*.bpf.c | sed 's|^\./||; s|\.bpf\.c$||')
+# Rebuilt when the kernel, this recipe or our selftests change.
+BUILT=$(key "$(cat "$OUT/.scx_rs-built")" "$SCX_TOP/scripts/scx-tools.sh" \
+	"$SCX_TOP"/tests/selftests/*)
 SRC=$(cat "$OUT/.scx_rs-src")
 TOOLS=$OUT/scx-tools
 rsrc=/cache/${SRC#"$SCX_CACHE"/}
@@ -28,8 +34,15 @@ build() {
 	rm -rf "$TOOLS"
 	mkdir -p "$TOOLS/selftests"
 	in_root "set -e
-		make -C $rsrc/tools/testing/selftests/sched_ext O=$rout OUTPUT=$rout/scx-tools/selftests \
-			CLANG=clang-22 LLVM_STRIP=llvm-strip-22 -j$SCX_JOBS
+		st=$rsrc/tools/testing/selftests/sched_ext
+		for t in $OWN; do
+			ln -sf /scx_rs/tests/selftests/\$t.c /scx_rs/tests/selftests/\$t.bpf.c \$st/
+		done
+		upstream=\$(sed -n '/^auto-test-targets :=/,/^\$/p' \$st/Makefile |
+			sed 's/auto-test-targets :=//; s/\\\\//' | xargs)
+		make -C \$st O=$rout OUTPUT=$rout/scx-tools/selftests \
+			CLANG=clang-22 LLVM_STRIP=llvm-strip-22 -j$SCX_JOBS \
+			auto-test-targets=\"\$upstream $(echo $OWN)\"
 		mkdir -p $rout/scx-tools/sched_ext
 		make -C $rsrc/tools/sched_ext O=$rout/scx-tools/sched_ext VMLINUX_BTF=$rout/vmlinux \
 			CLANG=clang-22 LLVM_STRIP=llvm-strip-22 -j$SCX_JOBS $SCHEDS
