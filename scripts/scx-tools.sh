@@ -20,7 +20,7 @@
 . "$(dirname "$0")/lib.sh"
 
 OUT=$1
-OWN=$(cd "$SCX_TOP/tests/selftests" && ls ./*.bpf.c | sed 's|^\./||; s|\.bpf\.c$||')
+OWN=$(cd "$SCX_TOP/tests/selftests" && ls ./*.bpf.c | sed 's|^\./||; s|\.bpf\.c$||' | xargs)
 # Rebuilt when the kernel, this recipe or our selftests change.
 BUILT=$(key "$(cat "$OUT/.scx_rs-built")" "$SCX_TOP/scripts/scx-tools.sh" \
 	"$SCX_TOP"/tests/selftests/*)
@@ -42,7 +42,7 @@ build() {
 			sed 's/auto-test-targets :=//; s/\\\\//' | xargs)
 		make -C \$st O=$rout OUTPUT=$rout/scx-tools/selftests \
 			CLANG=clang-22 LLVM_STRIP=llvm-strip-22 -j$SCX_JOBS \
-			auto-test-targets=\"\$upstream $(echo $OWN)\"
+			auto-test-targets=\"\$upstream $OWN\"
 		mkdir -p $rout/scx-tools/sched_ext
 		make -C $rsrc/tools/sched_ext O=$rout/scx-tools/sched_ext VMLINUX_BTF=$rout/vmlinux \
 			CLANG=clang-22 LLVM_STRIP=llvm-strip-22 -j$SCX_JOBS $SCHEDS
