@@ -6,6 +6,7 @@
 #   make check               the tests (host checks, KUnit in the guest)
 #   make quick               inner loop: rebuild the module, boot, KUnit verdict
 #   make baseline            selftests and schedulers with no module loaded
+#   make bench               C against Rust on the same boot (base kernel)
 #   make selftest-rig        show that the rig catches failures
 #   make module KDIR=<tree>  build scx_rs.ko against your own patched kernel
 #   make clean               remove module objects from this directory
@@ -16,13 +17,16 @@
 SCX_CACHE ?= $(or $(SCX_RS_CACHE),$(HOME)/.cache/scx_rs)
 LLVM ?= 1
 
-.PHONY: run check quick baseline selftest-rig module clean clean-cache buildroot kernel
+.PHONY: run check quick baseline bench selftest-rig module clean clean-cache buildroot kernel
 
 run:
 	@scripts/run.sh
 
 check:
 	@scripts/check.sh
+
+bench:
+	@scripts/bench.sh
 
 quick:
 	@scripts/check.sh --quick

@@ -55,7 +55,7 @@ rmo=/cache/${MO#"$SCX_CACHE"/}
 	if [ -n "$RUN" ]; then
 		rtools=/cache/${TOOLS#"$SCX_CACHE"/}
 		for d in scx lib lib64 lib/x86_64-linux-gnu; do echo "dir /$d 755 0 0"; done
-		for b in runner scx_simple scx_qmap scx_central; do
+		for b in runner scx_simple scx_qmap scx_central scx_rs_bench; do
 			echo "file /scx/$b $rtools/$b 755 0 0"
 		done
 		# The shared libraries they link, under their sonames.

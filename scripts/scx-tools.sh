@@ -3,7 +3,8 @@
 #
 # Build the upstream sched_ext selftests (tools/testing/selftests/sched_ext,
 # the runner) and example schedulers (tools/sched_ext: scx_simple,
-# scx_qmap, scx_central) from the patched tree, against a kernel build
+# scx_qmap, scx_central), and scx_rs_bench (tests/bench/), from the patched
+# tree, against a kernel build
 # directory made by kernel-build.sh, with the build root's clang 22 for BPF
 # (see scripts/buildroot.packages).
 #
@@ -21,14 +22,16 @@
 
 OUT=$1
 OWN=$(cd "$SCX_TOP/tests/selftests" && ls ./*.bpf.c | sed 's|^\./||; s|\.bpf\.c$||' | xargs)
-# Rebuilt when the kernel, this recipe or our selftests change.
+# Rebuilt when the kernel, this recipe, our selftests or the bench change.
 BUILT=$(key "$(cat "$OUT/.scx_rs-built")" "$SCX_TOP/scripts/scx-tools.sh" \
-	"$SCX_TOP"/tests/selftests/*)
+	"$SCX_TOP"/tests/selftests/* "$SCX_TOP"/tests/bench/*)
 SRC=$(cat "$OUT/.scx_rs-src")
 TOOLS=$OUT/scx-tools
 rsrc=/cache/${SRC#"$SCX_CACHE"/}
 rout=/cache/${OUT#"$SCX_CACHE"/}
 SCHEDS="scx_simple scx_qmap scx_central"
+# tests/bench/scx_rs_bench.{c,bpf.c}, built like the example schedulers.
+BENCH=scx_rs_bench
 
 build() {
 	rm -rf "$TOOLS"
@@ -44,10 +47,13 @@ build() {
 			CLANG=clang-22 LLVM_STRIP=llvm-strip-22 -j$SCX_JOBS \
 			auto-test-targets=\"\$upstream $OWN\"
 		mkdir -p $rout/scx-tools/sched_ext
+		ln -sf /scx_rs/tests/bench/$BENCH.c /scx_rs/tests/bench/$BENCH.bpf.c \
+			$rsrc/tools/sched_ext/
 		make -C $rsrc/tools/sched_ext O=$rout/scx-tools/sched_ext VMLINUX_BTF=$rout/vmlinux \
-			CLANG=clang-22 LLVM_STRIP=llvm-strip-22 -j$SCX_JOBS $SCHEDS
+			CLANG=clang-22 LLVM_STRIP=llvm-strip-22 -j$SCX_JOBS \
+			c-sched-targets=\"$SCHEDS $BENCH\" $SCHEDS $BENCH
 		cp $rout/scx-tools/selftests/runner $rout/scx-tools/
-		for s in $SCHEDS; do cp $rout/scx-tools/sched_ext/build/bin/\$s $rout/scx-tools/; done" \
+		for s in $SCHEDS $BENCH; do cp $rout/scx-tools/sched_ext/build/bin/\$s $rout/scx-tools/; done" \
 		>"$OUT/scx-tools.log" 2>&1 ||
 		{ tail -30 "$OUT/scx-tools.log" >&2; die "sched_ext selftests/schedulers build failed (log: $OUT/scx-tools.log)"; }
 	echo "$BUILT" >"$TOOLS/.scx_rs-built"

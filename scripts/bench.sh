@@ -1,0 +1,49 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# make bench: the paths scx_rs replaces, C against Rust on the same boot.
+#
+# Builds the base kernel (configs/base.config alone: no lockdep or other
+# debugging, which would dominate the figures), the modules and the tools
+# for it, boots the guest without loading any module and runs the bench
+# scenario (scripts/guest/init): scx_rs_bench (tests/bench/) with the
+# built-in C paths, then with scx_rs.ko loaded, SCX_RS_BENCH_ROUNDS times
+# (default 5), alternating. Prints, per case, the median over the rounds of
+# each round's median time per call, and Rust/C. Exits non-zero if the
+# guest failed or printed a splat; the figures themselves judge nothing.
+
+. "$(dirname "$0")/lib.sh"
+
+T0=$(date +%s)
+stage "build root" "$SCX_TOP/scripts/buildroot.sh"
+KOUT=$("$SCX_TOP/scripts/kernel-build.sh" base)
+KSRC=$(cat "$KOUT/.scx_rs-src")
+MO=$(stage "build modules" "$SCX_TOP/scripts/module-build.sh" "$KOUT")
+TOOLS=$("$SCX_TOP/scripts/scx-tools.sh" "$KOUT")
+LOG=$MO/console-bench.log
+qrc=0
+SCX_RS_MODULES=none SCX_RS_GUEST_RUN=bench SCX_RS_GUEST_TIMEOUT=1800 \
+	SCX_RS_GUEST_APPEND="scxrs_bench_rounds=${SCX_RS_BENCH_ROUNDS:-5}" \
+	stage "boot guest" "$SCX_TOP/scripts/guest.sh" "$KOUT" "$MO" "$LOG" "$TOOLS" || qrc=$?
+log "console: $LOG"
+rc=0
+python3 "$SCX_TOP/scripts/verdict.py" --kernel-src "$KSRC" --qemu-rc "$qrc" \
+	--known-failures "$SCX_TOP/scripts/selftests.known" "$LOG" >"$MO/verdict-bench.txt" || rc=$?
+[ "$rc" = 0 ] || tail -n 8 "$MO/verdict-bench.txt"
+python3 - "$LOG" <<'PY' || rc=1
+import re, statistics, sys
+runs = {}
+for line in open(sys.argv[1], errors='replace'):
+    m = re.search(r'scx_rs_bench: (C|Rust) (\S+) ([0-9.]+)$', line.strip())
+    if m:
+        runs.setdefault(m.group(2), {}).setdefault(m.group(1), []).append(float(m.group(3)))
+if not runs:
+    sys.exit('no scx_rs_bench figures on the console')
+print(f'{"case":<22} {"C ns/call":>12} {"Rust ns/call":>13} {"Rust/C":>7}  rounds')
+for case, by in runs.items():
+    c, r = statistics.median(by.get('C', [0])), statistics.median(by.get('Rust', [0]))
+    print(f'{case:<22} {c:>12.0f} {r:>13.0f} {r / c if c else 0:>7.2f}  '
+          f'{len(by.get("C", []))}/{len(by.get("Rust", []))}')
+PY
+log "make bench took $(( $(date +%s) - T0 ))s"
+exit "$rc"
