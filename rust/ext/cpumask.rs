@@ -35,9 +35,9 @@ impl AtomicCpumask {
         // SAFETY: by the safety requirements `var` is a valid, allocated
         // `cpumask_var_t` for `'a`, as `CpumaskVar::from_raw` requires.
         let mask = unsafe { CpumaskVar::from_raw(var) }.as_raw();
+        // INVARIANT: `mask` is a valid `struct cpumask`.
         // SAFETY: `mask` is the `struct cpumask` of `var`, valid for `'a`;
         // `AtomicCpumask` is a transparent wrapper of it.
-        // INVARIANT: `mask` is a valid `struct cpumask`.
         unsafe { &*mask.cast::<Self>() }
     }
 

@@ -54,18 +54,26 @@ pub(crate) unsafe fn init_dsq(
     dsq_id: u64,
     sch: *mut scx_sched,
 ) -> Result {
-    // SAFETY: `dsq` is valid for writes and unused (safety requirements);
-    // an all-zero `scx_dispatch_q` is its C initial state, which the lock
-    // and list initialisers then complete; the lock class is static, one
-    // for all DSQs as in C.
+    // SAFETY: `write_bytes` needs `dsq` valid for writes of one
+    // `scx_dispatch_q` and aligned, which our caller guarantees; all-zero is
+    // a valid `scx_dispatch_q` (plain C data), the state `scx_init_dsq()`
+    // starts from.
+    unsafe { core::ptr::write_bytes(dsq, 0, 1) };
+    // SAFETY: `raw_spin_lock_init()` needs a lock nobody uses, which `dsq`'s
+    // is (safety requirements), a name and a class key that outlive it: a
+    // static string and a static key, one class for all DSQs as in C.
     unsafe {
-        core::ptr::write_bytes(dsq, 0, 1);
         bindings::scx_rs_raw_spin_lock_init(
             &raw mut (*dsq).lock,
             c"&dsq->lock".as_char_ptr(),
             kernel::static_lock_class!().as_ptr(),
-        );
-        bindings::INIT_LIST_HEAD(&raw mut (*dsq).list);
+        )
+    };
+    // SAFETY: `INIT_LIST_HEAD()` only writes the list head it is given,
+    // which is in `dsq`, valid for writes.
+    unsafe { bindings::INIT_LIST_HEAD(&raw mut (*dsq).list) };
+    // SAFETY: `dsq` is valid for writes and initialised (zeroed) above.
+    unsafe {
         (*dsq).id = dsq_id;
         (*dsq).sched = sch.cast();
     }
@@ -179,13 +187,14 @@ pub(crate) unsafe fn free_dsqs(to_free: *mut llist_node) {
 unsafe extern "C" fn free_dsq_rcufn(rcu: *mut callback_head) {
     // SAFETY: `rcu` is the `rcu` field of a DSQ queued by `free_dsqs`.
     let dsq = unsafe { rcu.byte_sub(offset_of!(scx_dispatch_q, rcu)) }.cast::<scx_dispatch_q>();
-    // SAFETY: a grace period has passed since the DSQ was destroyed and
-    // its reenqueues cancelled: nobody uses it; it was allocated with
-    // `kmalloc()` and is freed once.
-    unsafe {
-        exit_dsq(dsq);
-        bindings::kfree(dsq.cast());
-    }
+    // SAFETY: `exit_dsq` needs a DSQ initialised by `init_dsq` that nobody
+    // uses any more: `free_dsqs` only queues such DSQs, and a grace period
+    // has passed since it cancelled their reenqueues.
+    unsafe { exit_dsq(dsq) };
+    // SAFETY: `kfree()` needs memory from `kmalloc()` not freed yet: DSQs
+    // handed to `free_dsqs` are `kmalloc()`ed, and each RCU head is queued,
+    // hence freed, once.
+    unsafe { bindings::kfree(dsq.cast()) };
 }
 
 #[cfg(CONFIG_KUNIT)]

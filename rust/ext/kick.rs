@@ -99,35 +99,46 @@ pub(crate) fn kick_cpu(sch: &Sched, cpu: CpuId, flags: u64) {
 /// is not yet, and queues `this_rq`'s kick irq_work.
 fn queue_kicks(this_rq: &Rq, pcpu: &SchedPcpu, _irqs_off: &LocalInterruptDisabled) {
     let node = pcpu.to_kick_node();
-    // SAFETY: `this_rq` and `pcpu` are this CPU's (both come from the
-    // caller's pinned CPU); the list and the link are changed only on this
-    // CPU with IRQs disabled, as now, so nothing else touches them. The
-    // irq_work is the runqueue's, initialised at boot.
-    unsafe {
-        if bindings::scx_rs_list_empty(node) {
-            bindings::list_add_tail(node, this_rq.sched_pcpus_to_kick());
-        }
-        bindings::irq_work_queue(this_rq.kick_cpus_irq_work());
+    // `this_rq` and `pcpu` are this CPU's (both come from the caller's
+    // pinned CPU). The list and the link are changed only on this CPU with
+    // IRQs disabled, as now, so nothing else touches them meanwhile.
+    //
+    // SAFETY: `list_empty()` reads an initialised list head: the link is
+    // initialised when the scheduler's per-CPU data is allocated.
+    if unsafe { bindings::scx_rs_list_empty(node) } {
+        // SAFETY: `list_add_tail()` needs an unlinked entry, checked above,
+        // an initialised head (set up at boot with the runqueue) and
+        // exclusive access to both, see above.
+        unsafe { bindings::list_add_tail(node, this_rq.sched_pcpus_to_kick()) };
     }
+    // SAFETY: `irq_work_queue()` needs an initialised irq_work that lives
+    // until it has run: the runqueue's, set up at boot and never freed.
+    unsafe { bindings::irq_work_queue(this_rq.kick_cpus_irq_work()) };
 }
 
 /// Unlinks and returns the first scheduler with pending kicks on `this_rq`.
 fn pop_kicks<'a>(this_rq: &Rq, _irqs_off: &'a LocalInterruptDisabled) -> Option<&'a SchedPcpu> {
     let head = this_rq.sched_pcpus_to_kick();
-    // SAFETY: the list is this CPU's and IRQs are disabled (see
-    // `queue_kicks`); each entry is the `to_kick_node` of a scheduler's
-    // per-CPU data, which stays alive while it has kicks pending.
-    unsafe {
-        if bindings::scx_rs_list_empty(head) {
-            return None;
-        }
-        let node = (*head).next;
-        bindings::scx_rs_list_del_init(node);
-        let pcpu = node
-            .byte_sub(offset_of!(scx_sched_pcpu, to_kick_node))
-            .cast::<scx_sched_pcpu>();
-        Some(SchedPcpu::from_raw(pcpu))
+    // The list is this CPU's and IRQs are disabled: nothing else touches it
+    // (see `queue_kicks`).
+    //
+    // SAFETY: `list_empty()` reads an initialised list head, set up at boot.
+    if unsafe { bindings::scx_rs_list_empty(head) } {
+        return None;
     }
+    // SAFETY: the list is not empty, so `next` is an entry.
+    let node = unsafe { (*head).next };
+    // SAFETY: `list_del_init()` needs a linked entry and exclusive access to
+    // its list, both given above.
+    unsafe { bindings::scx_rs_list_del_init(node) };
+    // SAFETY: every entry is the `to_kick_node` of a scheduler's per-CPU
+    // data (only `queue_kicks` links them), so stepping back by the field's
+    // offset stays in that allocation.
+    let pcpu = unsafe { node.byte_sub(offset_of!(scx_sched_pcpu, to_kick_node)) };
+    // SAFETY: `from_raw` needs per-CPU data alive for `'a`: a scheduler's
+    // per-CPU data is freed only after its kick irq_work has been synced,
+    // and `'a` ends with this irq_work (IRQs disabled).
+    Some(unsafe { SchedPcpu::from_raw(pcpu.cast()) })
 }
 
 /// This CPU's `SCX_KICK_WAIT` sequence array, for the duration of the kick
@@ -141,8 +152,10 @@ impl<'a> KickSyncs<'a> {
     /// The array, or `None` while the scheduler is being disabled (it can
     /// race with `free_kick_syncs()`).
     fn this_cpu(irqs_off: &'a LocalInterruptDisabled) -> Option<Self> {
-        // SAFETY: called from this CPU's kick irq_work with IRQs disabled,
-        // an RCU-bh read-side section, as `scx_impl_kick_syncs()` requires.
+        // SAFETY: `scx_impl_kick_syncs()` reads a per-CPU pointer, which
+        // needs preemption disabled, and dereferences it with
+        // `rcu_dereference_bh()`, which needs an RCU-bh reader: IRQs
+        // disabled (`irqs_off`) is both.
         let syncs = unsafe { bindings::scx_impl_kick_syncs() };
         (!syncs.is_null()).then_some(Self {
             syncs,

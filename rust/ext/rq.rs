@@ -64,10 +64,10 @@ impl Rq {
         }
         // SAFETY: `cpu_rq()` requires a possible CPU, checked above.
         let rq = unsafe { bindings::scx_impl_cpu_rq(cpu.as_u32() as i32) };
+        // INVARIANT: `cpu` is possible.
         // SAFETY: `rq` is the runqueue of a possible CPU, valid forever
         // (runqueues are never freed) and shared as `Rq` allows; `Rq` is a
         // transparent wrapper of `struct rq`.
-        // INVARIANT: `cpu` is possible.
         Some(unsafe { &*rq.cast::<Rq>() })
     }
 

@@ -56,9 +56,9 @@ impl Sched {
     ///
     /// `ptr` points to a `struct scx_sched` that stays alive for `'a`.
     pub(crate) unsafe fn from_raw<'a>(ptr: *mut scx_sched) -> &'a Sched {
+        // INVARIANT: alive for `'a`, the lifetime of the reference.
         // SAFETY: by the safety requirements `ptr` is a live `scx_sched` for
         // `'a`; `Sched` is a transparent wrapper of it.
-        // INVARIANT: alive for `'a`, the lifetime of the reference.
         unsafe { &*ptr.cast::<Sched>() }
     }
 
