@@ -18,7 +18,7 @@ use crate::{
     bindings::{self, scx_sched_pcpu},
     ext::{
         rq::{ClassOrder, Rq, RqGuard},
-        sched::{scx_add_event, Sched, SchedPcpu},
+        sched::{scx_add_event, Sched, SchedPcpu, SCX_CAP_BASE},
     },
     sync::cpu_online,
 };
@@ -32,7 +32,6 @@ use kernel::{
 const SCX_KICK_IDLE: u64 = bindings::scx_kick_flags_SCX_KICK_IDLE as u64;
 const SCX_KICK_PREEMPT: u64 = bindings::scx_kick_flags_SCX_KICK_PREEMPT as u64;
 const SCX_KICK_WAIT: u64 = bindings::scx_kick_flags_SCX_KICK_WAIT as u64;
-const SCX_CAP_BASE: u64 = bindings::scx_cap_flags_SCX_CAP_BASE as u64;
 
 /// `can_skip_idle_kick()`.
 fn can_skip_idle_kick(rq: &RqGuard<'_>) -> bool {

@@ -17,7 +17,12 @@
 
 use crate::{
     bindings::{self, bpf_prog_aux, llist_node, rq, scx_dispatch_q, scx_impl_ops, scx_sched},
-    ext::{dsq, kick, rq::Rq, sched::Sched, sub},
+    ext::{
+        dsq, kick,
+        rq::{InLockedOp, Rq},
+        sched::Sched,
+        sub,
+    },
 };
 use kernel::{
     cpu::CpuId,
@@ -152,14 +157,19 @@ unsafe extern "C" fn scx_rs_kick_cpus(_this_rq: *mut rq) {
 ///
 /// # Safety
 ///
-/// Called by the kfunc with the `bpf_prog_aux` of the calling program,
-/// which the verifier supplies and which outlives the call.
+/// Called by the kfunc, from `ops.dispatch()`, with the `bpf_prog_aux` of
+/// the calling program, which the verifier supplies and which outlives the
+/// call.
 unsafe extern "C" fn scx_rs_sub_dispatch(cgroup_id: u64, aux: *const bpf_prog_aux) -> bool {
     STATS.sub_dispatch.add(1, Relaxed);
     // SAFETY: `aux` is valid for the call, see above; `Opaque` makes no
     // claim about what C changes in it meanwhile.
     let prog = unsafe { &*aux.cast::<Opaque<bpf_prog_aux>>() };
-    sub::sub_dispatch(cgroup_id, prog)
+    // SAFETY: the kfunc is allowed only in `ops.dispatch()`, which sched_ext
+    // calls with the runqueue being dispatched locked; `op` is dropped when
+    // this function returns.
+    let op = unsafe { InLockedOp::new() };
+    sub::sub_dispatch(cgroup_id, prog, &op)
 }
 
 /// scx_rs installed as sched_ext's implementation of its DSQ lifecycle,

@@ -73,11 +73,12 @@ impl Rq {
 
     /// The runqueue of the CPU the caller is pinned to (`this_rq()`).
     pub fn this(pinned: &impl CpuPinned) -> &'static Rq {
-        // The current CPU is online, hence possible.
-        match Rq::of(pinned.cpu()) {
-            Some(rq) => rq,
-            None => unreachable!("the current CPU is not possible"),
-        }
+        // SAFETY: `cpu_rq()` requires a possible CPU; the current CPU is
+        // online, hence possible.
+        let rq = unsafe { bindings::scx_impl_cpu_rq(pinned.cpu().as_u32() as i32) };
+        // INVARIANT: the current CPU is possible.
+        // SAFETY: as in `of`.
+        unsafe { &*rq.cast::<Rq>() }
     }
 
     /// The runqueues of every possible CPU, in CPU order.
@@ -275,6 +276,33 @@ impl<'a> RqGuard<'a> {
         flags & bindings::PF_IDLE != 0
     }
 }
+
+/// Proof that the code runs inside a sched_ext operation that the kernel
+/// called with a runqueue locked (`ops.dispatch()` and the kfuncs it calls),
+/// so preemption is disabled until it returns.
+///
+/// It costs nothing, where a [`PreemptGuard`](crate::sync::percpu::PreemptGuard)
+/// would disable preemption again on the dispatch path.
+///
+/// # Invariants
+///
+/// Exists only within such an operation, on its task.
+pub struct InLockedOp(NotThreadSafe);
+
+impl InLockedOp {
+    /// # Safety
+    ///
+    /// The caller runs inside a sched_ext operation called with a runqueue
+    /// locked, and drops the value before the operation returns.
+    pub(crate) unsafe fn new() -> Self {
+        // INVARIANT: by the safety requirements.
+        Self(NotThreadSafe)
+    }
+}
+
+// SAFETY: By the type invariant preemption is disabled (a runqueue lock is
+// held) while the value exists, and it is not `Send`.
+unsafe impl CpuPinned for InLockedOp {}
 
 /// A runqueue that the C code calling into sched_ext has locked, for the
 /// duration of the callback (see [`Rq::locked`]).

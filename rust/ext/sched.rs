@@ -22,6 +22,10 @@ use kernel::{
     types::Opaque,
 };
 
+/// Baseline access to a CPU (`SCX_CAP_BASE`), which kicks and sub-dispatch
+/// need.
+pub const SCX_CAP_BASE: u64 = bindings::scx_cap_flags_SCX_CAP_BASE as u64;
+
 /// A sched_ext scheduler instance, `struct scx_sched`.
 ///
 /// # Invariants

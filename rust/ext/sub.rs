@@ -11,25 +11,28 @@
 
 use crate::{
     bindings,
-    ext::{rq::Rq, sched::Sched},
-    sync::{percpu::PreemptGuard, rcu},
+    ext::{
+        rq::{InLockedOp, Rq},
+        sched::{Sched, SCX_CAP_BASE},
+    },
+    sync::rcu,
 };
 use kernel::types::Opaque;
-
-const SCX_CAP_BASE: u64 = bindings::scx_cap_flags_SCX_CAP_BASE as u64;
 
 /// The body of `scx_bpf_sub_dispatch()`: dispatches the child scheduler of
 /// the calling scheduler attached to `cgroup_id` on the locked runqueue.
 /// Returns whether it found something to run.
 ///
-/// `prog` is the calling BPF program, passed to [`Sched::of_prog`].
-pub(crate) fn sub_dispatch(cgroup_id: u64, prog: &Opaque<bindings::bpf_prog_aux>) -> bool {
-    // Dispatch runs with the runqueue locked and preemption disabled; the
-    // guard only proves the latter to `Rq::locked`.
-    let pinned = PreemptGuard::new();
-    // The kfunc is allowed from ops.dispatch() only, where sched_ext has a
-    // runqueue locked; C would dereference NULL otherwise.
-    let Some(rq) = Rq::locked(&pinned) else {
+/// `prog` is the calling BPF program, passed to [`Sched::of_prog`]; `op`
+/// proves that this runs in `ops.dispatch()`, with the runqueue locked.
+pub(crate) fn sub_dispatch(
+    cgroup_id: u64,
+    prog: &Opaque<bindings::bpf_prog_aux>,
+    op: &InLockedOp,
+) -> bool {
+    // ops.dispatch() runs with a runqueue locked; C would dereference NULL
+    // if none were.
+    let Some(rq) = Rq::locked(op) else {
         return false;
     };
 
