@@ -15,11 +15,7 @@
 . "$(dirname "$0")/lib.sh"
 
 T0=$(date +%s)
-stage "build root" "$SCX_TOP/scripts/buildroot.sh"
-KOUT=$("$SCX_TOP/scripts/kernel-build.sh" base)
-KSRC=$(cat "$KOUT/.scx_rs-src")
-MO=$(stage "build modules" "$SCX_TOP/scripts/module-build.sh" "$KOUT")
-TOOLS=$("$SCX_TOP/scripts/scx-tools.sh" "$KOUT")
+build_all base
 LOG=$MO/console-bench.log
 qrc=0
 SCX_RS_MODULES=none SCX_RS_GUEST_RUN=bench SCX_RS_GUEST_TIMEOUT=1800 \

@@ -114,3 +114,14 @@ exec chroot '$root' /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 \
 	LIBCLANG_PATH=/usr/lib/llvm-19/lib /bin/bash -c \"\$0\""
 	unshare -m --propagation private /bin/bash -c "$script" "$*"
 }
+
+# build_all FLAVOUR: what a guest run needs - the build root, the kernel of
+# FLAVOUR (debug or base), the modules and the sched_ext tools built for it.
+# Sets KOUT, KSRC, MO and TOOLS.
+build_all() {
+	stage "build root" "$SCX_TOP/scripts/buildroot.sh"
+	KOUT=$("$SCX_TOP/scripts/kernel-build.sh" "$1")
+	KSRC=$(cat "$KOUT/.scx_rs-src")
+	MO=$(stage "build modules" "$SCX_TOP/scripts/module-build.sh" "$KOUT")
+	TOOLS=$("$SCX_TOP/scripts/scx-tools.sh" "$KOUT")
+}

@@ -10,11 +10,7 @@
 . "$(dirname "$0")/lib.sh"
 
 T0=$(date +%s)
-stage "build root" "$SCX_TOP/scripts/buildroot.sh"
-KOUT=$("$SCX_TOP/scripts/kernel-build.sh" debug)
-KSRC=$(cat "$KOUT/.scx_rs-src")
-MO=$(stage "build modules" "$SCX_TOP/scripts/module-build.sh" "$KOUT")
-TOOLS=$("$SCX_TOP/scripts/scx-tools.sh" "$KOUT")
+build_all debug
 LOG=$MO/console-run.log
 qrc=0
 SCX_RS_GUEST_RUN=qmap,central SCX_RS_GUEST_TIMEOUT=900 \
