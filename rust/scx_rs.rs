@@ -30,6 +30,13 @@ module! {
     license: "GPL",
     // The services of <linux/sched/ext_impl.h>.
     imports_ns: ["SCX_IMPL"],
+    params: {
+        dsq_init_delay_us: u32 {
+            default: 0,
+            description: "Test only: sleep this long in scx_init_dsq(), to widen the window \
+                          in which a task runs module code (the impl_churn scenario)",
+        },
+    },
 }
 
 struct ScxRs {

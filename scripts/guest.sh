@@ -55,7 +55,8 @@ rmo=/cache/${MO#"$SCX_CACHE"/}
 	if [ -n "$RUN" ]; then
 		rtools=/cache/${TOOLS#"$SCX_CACHE"/}
 		for d in scx lib lib64 lib/x86_64-linux-gnu; do echo "dir /$d 755 0 0"; done
-		for b in runner scx_simple scx_qmap scx_central scx_rs_bench; do
+		# The runner, the example schedulers and scx_rs's own tools.
+		for b in $(cd "$TOOLS" && find . -maxdepth 1 -type f \( -name runner -o -name 'scx_*' \) -printf '%f\n'); do
 			echo "file /scx/$b $rtools/$b 755 0 0"
 		done
 		# The shared libraries they link, under their sonames.

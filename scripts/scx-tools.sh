@@ -3,8 +3,9 @@
 #
 # Build the upstream sched_ext selftests (tools/testing/selftests/sched_ext,
 # the runner) and example schedulers (tools/sched_ext: scx_simple,
-# scx_qmap, scx_central), and scx_rs_bench (tests/bench/), from the patched
-# tree, against a kernel build
+# scx_qmap, scx_central), and scx_rs's own tools (tests/bench/ and
+# tests/stress/: <name>.c with <name>.bpf.c), from the patched tree,
+# against a kernel build
 # directory made by kernel-build.sh, with the build root's clang 22 for BPF
 # (see scripts/buildroot.packages).
 #
@@ -22,16 +23,18 @@
 
 OUT=$1
 OWN=$(cd "$SCX_TOP/tests/selftests" && ls ./*.bpf.c | sed 's|^\./||; s|\.bpf\.c$||' | xargs)
-# Rebuilt when the kernel, this recipe, our selftests or the bench change.
+# scx_rs's own tools, built like the example schedulers.
+OWN_TOOLS=$(cd "$SCX_TOP/tests" && ls bench/*.bpf.c stress/*.bpf.c | sed 's|\.bpf\.c$||' | xargs)
+# Rebuilt when the kernel, this recipe, our selftests or tools change.
 BUILT=$(key "$(cat "$OUT/.scx_rs-built")" "$SCX_TOP/scripts/scx-tools.sh" \
-	"$SCX_TOP"/tests/selftests/* "$SCX_TOP"/tests/bench/*)
+	"$SCX_TOP"/tests/selftests/* "$SCX_TOP"/tests/bench/* "$SCX_TOP"/tests/stress/*)
 SRC=$(cat "$OUT/.scx_rs-src")
 TOOLS=$OUT/scx-tools
 rsrc=/cache/${SRC#"$SCX_CACHE"/}
 rout=/cache/${OUT#"$SCX_CACHE"/}
 SCHEDS="scx_simple scx_qmap scx_central"
-# tests/bench/scx_rs_bench.{c,bpf.c}, built like the example schedulers.
-BENCH=scx_rs_bench
+# Their binaries.
+OWN_BINS=$(for t in $OWN_TOOLS; do printf '%s ' "${t##*/}"; done)
 
 build() {
 	rm -rf "$TOOLS"
@@ -47,13 +50,14 @@ build() {
 			CLANG=clang-22 LLVM_STRIP=llvm-strip-22 -j$SCX_JOBS \
 			auto-test-targets=\"\$upstream $OWN\"
 		mkdir -p $rout/scx-tools/sched_ext
-		ln -sf /scx_rs/tests/bench/$BENCH.c /scx_rs/tests/bench/$BENCH.bpf.c \
-			$rsrc/tools/sched_ext/
+		for t in $OWN_TOOLS; do
+			ln -sf /scx_rs/tests/\$t.c /scx_rs/tests/\$t.bpf.c $rsrc/tools/sched_ext/
+		done
 		make -C $rsrc/tools/sched_ext O=$rout/scx-tools/sched_ext VMLINUX_BTF=$rout/vmlinux \
 			CLANG=clang-22 LLVM_STRIP=llvm-strip-22 -j$SCX_JOBS \
-			c-sched-targets=\"$SCHEDS $BENCH\" $SCHEDS $BENCH
+			c-sched-targets=\"$SCHEDS $OWN_BINS\" $SCHEDS $OWN_BINS
 		cp $rout/scx-tools/selftests/runner $rout/scx-tools/
-		for s in $SCHEDS $BENCH; do cp $rout/scx-tools/sched_ext/build/bin/\$s $rout/scx-tools/; done" \
+		for s in $SCHEDS $OWN_BINS; do cp $rout/scx-tools/sched_ext/build/bin/\$s $rout/scx-tools/; done" \
 		>"$OUT/scx-tools.log" 2>&1 ||
 		{ tail -30 "$OUT/scx-tools.log" >&2; die "sched_ext selftests/schedulers build failed (log: $OUT/scx-tools.log)"; }
 	echo "$BUILT" >"$TOOLS/.scx_rs-built"

@@ -78,6 +78,12 @@ pub(crate) unsafe fn init_dsq(
         (*dsq).sched = sch.cast();
     }
 
+    // Test only (the impl_churn scenario): stay in module code a while.
+    let delay = crate::module_parameters::dsq_init_delay_us.value();
+    if delay > 0 {
+        kernel::time::delay::fsleep(kernel::time::Delta::from_micros(delay.into()));
+    }
+
     let pcpu = PerCpu::<DsqPcpu>::pin_init(GFP_KERNEL, |_cpu| dsq_pcpu_init(dsq))?;
     // SAFETY: `dsq` is valid for writes; C reads `pcpu` as a
     // `struct scx_dsq_pcpu __percpu *`, which `DsqPcpu` is transparently.
