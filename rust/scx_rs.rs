@@ -28,8 +28,6 @@ module! {
     authors: ["The scx_rs developers"],
     description: "sched_ext paths in safe Rust",
     license: "GPL",
-    // The services of <linux/sched/ext_impl.h>.
-    imports_ns: ["SCX_IMPL"],
     params: {
         dsq_init_delay_us: u32 {
             default: 0,

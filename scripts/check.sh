@@ -92,7 +92,7 @@ if [ -z "$QUICK" ]; then
 	rc=0
 	TOOLS=$("$SCX_TOP/scripts/scx-tools.sh" "$KOUT") || rc=$?
 	result "sched_ext selftests and schedulers build" "$rc"
-	export SCX_RS_GUEST_RUN=${SCX_RS_GUEST_RUN:-impl_busy,selftests,qmap,central}
+	export SCX_RS_GUEST_RUN=${SCX_RS_GUEST_RUN:-impl_busy,impl_churn,selftests,qmap,central}
 	export SCX_RS_GUEST_TIMEOUT=${SCX_RS_GUEST_TIMEOUT:-1800}
 fi
 if [ -n "$BASELINE" ]; then
