@@ -13,7 +13,7 @@
 //! callers' `// SAFETY:` comments argue from those.
 
 pub(crate) use kernel::bindings::*;
-use kernel::ffi::{c_char, c_int, c_uint, c_ulong, c_void};
+use kernel::ffi::{c_char, c_int, c_uint, c_void};
 
 // `struct irq_work` reaches, through `struct rcuwait` and `task_struct`, a
 // bindgen struct with no fields (`its_array`), which `improper_ctypes`
@@ -39,12 +39,9 @@ extern "C" {
     pub(crate) fn scx_rs_raw_spin_lock(lock: *mut raw_spinlock_t);
     pub(crate) fn scx_rs_raw_spin_unlock(lock: *mut raw_spinlock_t);
     pub(crate) fn scx_rs_raw_spin_trylock(lock: *mut raw_spinlock_t) -> c_int;
-    pub(crate) fn scx_rs_raw_spin_lock_irqsave(lock: *mut raw_spinlock_t) -> c_ulong;
-    pub(crate) fn scx_rs_raw_spin_unlock_irqrestore(lock: *mut raw_spinlock_t, flags: c_ulong);
-    pub(crate) fn scx_rs_raw_spin_trylock_irqsave(
-        lock: *mut raw_spinlock_t,
-        flags: *mut c_ulong,
-    ) -> c_int;
+    pub(crate) fn scx_rs_raw_spin_lock_irq_disable(lock: *mut raw_spinlock_t);
+    pub(crate) fn scx_rs_raw_spin_unlock_irq_enable(lock: *mut raw_spinlock_t);
+    pub(crate) fn scx_rs_raw_spin_trylock_irq_disable(lock: *mut raw_spinlock_t) -> c_int;
     pub(crate) fn scx_rs_raw_spin_assert_held(lock: *mut raw_spinlock_t);
     pub(crate) fn scx_rs_raw_spin_is_held(lock: *mut raw_spinlock_t) -> c_int;
     pub(crate) fn scx_rs_irqs_disabled() -> bool;
@@ -55,22 +52,26 @@ extern "C" {
     pub(crate) fn scx_rs_next_possible_cpu(cpu: c_int) -> c_uint;
     pub(crate) fn scx_rs_num_possible_cpus() -> c_uint;
     pub(crate) fn scx_rs_cpu_online(cpu: c_uint) -> bool;
+    pub(crate) fn scx_rs_cpu_possible(cpu: c_uint) -> bool;
+    pub(crate) fn scx_rs_list_del_init(entry: *mut list_head);
+    pub(crate) fn scx_rs_list_empty(head: *const list_head) -> bool;
     pub(crate) fn scx_rs_preempt_disable();
     pub(crate) fn scx_rs_preempt_enable();
     pub(crate) fn scx_rs_smp_processor_id() -> c_uint;
 
     pub(crate) fn scx_rs_irq_work_flags(work: *mut irq_work) -> c_uint;
+    pub(crate) fn scx_rs_in_nmi() -> bool;
+
+    #[cfg(CONFIG_KUNIT)]
+    pub(crate) fn scx_rs_kunit_suppress_warnings() -> *mut c_void;
+    #[cfg(CONFIG_KUNIT)]
+    pub(crate) fn scx_rs_kunit_end_suppress_warnings(w: *mut c_void) -> c_int;
 }
 
 // The C shims only the sched_ext layer (`crate::ext`) uses; the samples,
 // which build `rust/sync/` alone, leave them out.
 #[cfg(not(scx_rs_sample))]
 extern "C" {
-    pub(crate) fn scx_rs_cpu_possible(cpu: c_uint) -> bool;
-    pub(crate) fn scx_rs_in_nmi() -> bool;
-    pub(crate) fn scx_rs_cpumask_next(n: c_int, mask: *const cpumask) -> c_uint;
-    pub(crate) fn scx_rs_list_del_init(entry: *mut list_head);
-    pub(crate) fn scx_rs_list_empty(head: *const list_head) -> bool;
     #[cfg(CONFIG_KUNIT)]
     pub(crate) fn scx_rs_need_resched() -> bool;
 }

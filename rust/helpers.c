@@ -18,6 +18,11 @@
 #include <linux/smp.h>
 #include <linux/spinlock.h>
 
+#if IS_ENABLED(CONFIG_KUNIT)
+#include <kunit/test.h>
+#include <kunit/test-bug.h>
+#endif
+
 #include "helpers.h"
 
 void scx_rs_raw_spin_lock_init(raw_spinlock_t *lock, const char *name,
@@ -45,24 +50,19 @@ int scx_rs_raw_spin_trylock(raw_spinlock_t *lock)
 	return raw_spin_trylock(lock);
 }
 
-unsigned long scx_rs_raw_spin_lock_irqsave(raw_spinlock_t *lock)
+void scx_rs_raw_spin_lock_irq_disable(raw_spinlock_t *lock)
 {
-	unsigned long flags;
-
-	raw_spin_lock_irqsave(lock, flags);
-	return flags;
+	raw_spin_lock_irq_disable(lock);
 }
 
-void scx_rs_raw_spin_unlock_irqrestore(raw_spinlock_t *lock,
-				       unsigned long flags)
+void scx_rs_raw_spin_unlock_irq_enable(raw_spinlock_t *lock)
 {
-	raw_spin_unlock_irqrestore(lock, flags);
+	raw_spin_unlock_irq_enable(lock);
 }
 
-int scx_rs_raw_spin_trylock_irqsave(raw_spinlock_t *lock,
-				    unsigned long *flags)
+int scx_rs_raw_spin_trylock_irq_disable(raw_spinlock_t *lock)
 {
-	return raw_spin_trylock_irqsave(lock, *flags);
+	return raw_spin_trylock_irq_disable(lock);
 }
 
 void scx_rs_raw_spin_assert_held(raw_spinlock_t *lock)
@@ -93,11 +93,6 @@ bool scx_rs_need_resched(void)
 bool scx_rs_in_nmi(void)
 {
 	return in_nmi();
-}
-
-unsigned int scx_rs_cpumask_next(int n, const struct cpumask *mask)
-{
-	return cpumask_next(n, mask);
 }
 
 void scx_rs_list_del_init(struct list_head *entry)
@@ -165,3 +160,25 @@ unsigned int scx_rs_irq_work_flags(struct irq_work *work)
 {
 	return atomic_read(&work->node.a_flags);
 }
+
+#if IS_ENABLED(CONFIG_KUNIT)
+/*
+ * Start suppressing and counting the WARN()s of the current KUnit test's
+ * task; NULL if none is running or suppression is already active.
+ */
+void *scx_rs_kunit_suppress_warnings(void)
+{
+	struct kunit *test = kunit_get_current_test();
+
+	return test ? kunit_start_suppress_warning(test) : NULL;
+}
+
+/* Stop it; returns how many WARN()s were suppressed. */
+int scx_rs_kunit_end_suppress_warnings(void *w)
+{
+	int n = kunit_suppressed_warning_count(w);
+
+	kunit_end_suppress_warning(kunit_get_current_test(), w);
+	return n;
+}
+#endif

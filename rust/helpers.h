@@ -20,17 +20,14 @@ void scx_rs_raw_spin_lock_init(raw_spinlock_t *lock, const char *name,
 void scx_rs_raw_spin_lock(raw_spinlock_t *lock);
 void scx_rs_raw_spin_unlock(raw_spinlock_t *lock);
 int scx_rs_raw_spin_trylock(raw_spinlock_t *lock);
-unsigned long scx_rs_raw_spin_lock_irqsave(raw_spinlock_t *lock);
-void scx_rs_raw_spin_unlock_irqrestore(raw_spinlock_t *lock,
-				       unsigned long flags);
-int scx_rs_raw_spin_trylock_irqsave(raw_spinlock_t *lock,
-				    unsigned long *flags);
+void scx_rs_raw_spin_lock_irq_disable(raw_spinlock_t *lock);
+void scx_rs_raw_spin_unlock_irq_enable(raw_spinlock_t *lock);
+int scx_rs_raw_spin_trylock_irq_disable(raw_spinlock_t *lock);
 void scx_rs_raw_spin_assert_held(raw_spinlock_t *lock);
 int scx_rs_raw_spin_is_held(raw_spinlock_t *lock);
 bool scx_rs_irqs_disabled(void);
 bool scx_rs_need_resched(void);
 bool scx_rs_in_nmi(void);
-unsigned int scx_rs_cpumask_next(int n, const struct cpumask *mask);
 void scx_rs_list_del_init(struct list_head *entry);
 bool scx_rs_list_empty(const struct list_head *head);
 
@@ -47,5 +44,8 @@ unsigned int scx_rs_smp_processor_id(void);
 
 struct irq_work;
 unsigned int scx_rs_irq_work_flags(struct irq_work *work);
+
+void *scx_rs_kunit_suppress_warnings(void);
+int scx_rs_kunit_end_suppress_warnings(void *w);
 
 #endif /* SCX_RS_HELPERS_H */

@@ -38,7 +38,7 @@ module! {
 }
 
 struct ScxRs {
-    _impl: ext::ops::Registration,
+    registration: Option<ext::ops::Registration>,
 }
 
 impl kernel::Module for ScxRs {
@@ -47,15 +47,24 @@ impl kernel::Module for ScxRs {
         let registration = ext::ops::Registration::new(module)?;
         pr_info!("loaded: sched_ext's DSQs, kicks and sub-dispatch run in Rust\n");
         Ok(ScxRs {
-            _impl: registration,
+            registration: Some(registration),
         })
     }
 }
 
 impl Drop for ScxRs {
     fn drop(&mut self) {
-        // RCU callbacks that free our `RcuBox`es are code of this module.
+        // Unregistering waits until no call into this module runs and the
+        // work it queued (irq_works, RCU callbacks freeing DSQs) has run.
+        drop(self.registration.take());
+        // RCU callbacks that free our own `RcuBox`es are code of this module.
         sync::rcu::rcu_barrier();
+        // Every DSQ initialised here belongs to a scheduler, all of which
+        // are gone, or was exited by `scx_bpf_create_dsq()`.
+        let live = ext::dispatch_q::live_dsqs();
+        if kernel::warn_on!(live != 0) {
+            pr_err!("{live} DSQs initialised by scx_rs were never exited\n");
+        }
         pr_info!("unloaded; the Rust paths ran: {}\n", ext::ops::STATS);
     }
 }

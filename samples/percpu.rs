@@ -9,7 +9,6 @@
 
 use core::pin::Pin;
 use kernel::{
-    cpu::CpuId,
     prelude::*,
     sync::atomic::{Atomic, Relaxed},
 };
@@ -22,7 +21,7 @@ pub mod sync;
 use sync::{
     cpu_online,
     irq_work::{IrqWork, IrqWorkFn, IrqWorkKind},
-    percpu::PerCpu,
+    percpu::{PerCpu, PossibleCpu, PreemptGuard},
 };
 
 module! {
@@ -37,7 +36,7 @@ const ROUNDS: u64 = 10;
 
 /// One CPU's counter; its irq_work bumps it on that CPU.
 struct Counter {
-    cpu: CpuId,
+    cpu: PossibleCpu,
     hits: Atomic<u64>,
     misplaced: Atomic<u64>,
 }
@@ -45,7 +44,7 @@ struct Counter {
 impl IrqWorkFn for Counter {
     fn run(work: Pin<&IrqWork<Self>>) {
         work.hits.add(1, Relaxed);
-        if CpuId::current() != work.cpu {
+        if PossibleCpu::current(&PreemptGuard::new()) != work.cpu {
             work.misplaced.add(1, Relaxed);
         }
     }
@@ -67,23 +66,17 @@ impl kernel::Module for PerCpuSample {
                 },
             )
         })?;
-        let mut online = 0;
-        for (cpu, _) in counters.iter() {
-            online += u64::from(cpu_online(cpu));
-        }
+        let online = counters.iter().filter(|c| cpu_online(c.cpu().id())).count() as u64;
         for _ in 0..ROUNDS {
-            for (cpu, work) in counters.iter().filter(|&(cpu, _)| cpu_online(cpu)) {
-                work.queue_on(cpu);
+            for work in counters.iter().filter(|w| cpu_online(w.cpu().id())) {
+                work.get().queue_on(work.cpu());
             }
-            for (_, work) in counters.iter() {
+            for work in counters.iter() {
                 work.sync();
             }
         }
-        let sum: u64 = counters.iter().map(|(_, c)| c.hits.load(Relaxed)).sum();
-        let misplaced: u64 = counters
-            .iter()
-            .map(|(_, c)| c.misplaced.load(Relaxed))
-            .sum();
+        let sum: u64 = counters.iter().map(|c| c.hits.load(Relaxed)).sum();
+        let misplaced: u64 = counters.iter().map(|c| c.misplaced.load(Relaxed)).sum();
         pr_info!(
             "{} bumps on {} online CPUs over {} rounds (expected {}), {} on the wrong CPU\n",
             sum,
@@ -102,8 +95,8 @@ impl kernel::Module for PerCpuSample {
 
 impl Drop for PerCpuSample {
     fn drop(&mut self) {
-        for (cpu, c) in self.counters.iter() {
-            pr_info!("cpu{}: {} bumps\n", cpu.as_u32(), c.hits.load(Relaxed));
+        for c in self.counters.iter() {
+            pr_info!("cpu{}: {} bumps\n", c.cpu().as_u32(), c.hits.load(Relaxed));
         }
     }
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Sample: a statistics block guarded by a raw spinlock with irqsave.
+//! Sample: a statistics block guarded by a raw spinlock taken with
+//! interrupts disabled.
 //!
 //! The module keeps a histogram of the CPUs it was touched from, bumps it
 //! from every online CPU's view of `CpuId::current()`, and prints it.

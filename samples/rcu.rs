@@ -11,7 +11,10 @@
 use core::pin::Pin;
 use kernel::{
     prelude::*,
-    sync::atomic::{Atomic, Relaxed},
+    sync::{
+        atomic::{Atomic, Relaxed},
+        Arc,
+    },
 };
 
 #[path = "../rust/bindings.rs"]
@@ -52,12 +55,15 @@ impl Drop for Config {
 }
 
 /// A reader on one CPU: the newest generation it saw.
-struct Reader<'a> {
-    config: &'a RcuPtr<Config>,
+///
+/// It shares the configuration pointer (an irq_work's data is `'static`:
+/// an item that were leaked could run at any later time).
+struct Reader {
+    config: Arc<RcuPtr<Config>>,
     newest_seen: Atomic<u64>,
 }
 
-impl IrqWorkFn for Reader<'_> {
+impl IrqWorkFn for Reader {
     fn run(work: Pin<&IrqWork<Self>>) {
         let guard = rcu::read_lock();
         if let Some(cfg) = work.config.dereference(&guard) {
@@ -84,31 +90,28 @@ fn config(generation: u64) -> Result<RcuBox<Config>> {
 
 impl kernel::Module for RcuSample {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        let config = RcuPtr::new(Some(self::config(0)?));
+        let config = Arc::new(RcuPtr::new(Some(self::config(0)?)), GFP_KERNEL)?;
         let readers = PerCpu::pin_init(GFP_KERNEL, |_| {
             IrqWork::new(
                 IrqWorkKind::Hard,
                 Reader {
-                    config: &config,
+                    config: config.clone(),
                     newest_seen: Atomic::new(0),
                 },
             )
         })?;
         for generation in 1..=GENERATIONS {
-            for (cpu, r) in readers.iter().filter(|&(cpu, _)| cpu_online(cpu)) {
-                r.queue_on(cpu);
+            for r in readers.iter().filter(|r| cpu_online(r.cpu().id())) {
+                r.get().queue_on(r.cpu());
             }
             // Readers may still hold the old generation: dropping it only
             // queues its freeing behind a grace period.
             drop(config.replace(Some(self::config(generation)?)));
         }
-        for (_, r) in readers.iter() {
+        for r in readers.iter() {
             r.sync();
         }
-        let newest = readers
-            .iter()
-            .map(|(_, r)| r.newest_seen.load(Relaxed))
-            .max();
+        let newest = readers.iter().map(|r| r.newest_seen.load(Relaxed)).max();
         drop(readers);
         drop(config);
         rcu::rcu_barrier();

@@ -7,7 +7,8 @@
 #
 # 1. host-side checks: rustfmt, checkpatch --strict on patches/, clippy
 #    (the module is built with CLIPPY=1; any compiler or clippy warning
-#    fails the check);
+#    fails the check), and the compile_fail examples of the documentation
+#    (scripts/compile-fail.sh: each must be rejected with its error code);
 # 2. the guest: boot the patched debug kernel with 4 vCPUs, load every
 #    module (their KUnit suites run at load), run the upstream sched_ext
 #    selftests and the scx_qmap (with a sub-scheduler) and scx_central
@@ -86,6 +87,12 @@ if [ "$rc" = 0 ] && grep -qE '^(warning|error)' "$MO/build.log"; then
 	rc=1
 fi
 result "module build ${MAKEARGS[*]}" "$rc"
+
+if [ -z "$QUICK$BASELINE" ]; then
+	rc=0
+	stage "compile_fail examples" "$SCX_TOP/scripts/compile-fail.sh" "$KOUT" || rc=$?
+	result "compile_fail examples" "$rc"
+fi
 
 TOOLS=
 if [ -z "$QUICK" ]; then

@@ -9,14 +9,16 @@
 //! operations through a shared reference, so no `&mut` to memory C also
 //! reads is ever formed.
 
-use crate::bindings;
-use kernel::{cpu::CpuId, cpumask::CpumaskVar, types::Opaque};
+use crate::{bindings, sync::percpu::PossibleCpu};
+use kernel::{bitmap::Bitmap, cpu::nr_cpu_ids, cpumask::CpumaskVar, types::Opaque};
 
 /// A `struct cpumask` changed only with atomic bit operations.
 ///
 /// # Invariants
 ///
-/// `self` is a valid `struct cpumask` of `nr_cpu_ids` bits.
+/// `self` is a valid `struct cpumask` of `nr_cpu_ids` bits, changed only with
+/// atomic bit operations (`cpumask_set_cpu()`, `cpumask_clear_cpu()`) while
+/// it is shared.
 #[repr(transparent)]
 pub struct AtomicCpumask(Opaque<bindings::cpumask>);
 
@@ -30,53 +32,60 @@ impl AtomicCpumask {
     /// # Safety
     ///
     /// `var` points to an allocated (for `CONFIG_CPUMASK_OFFSTACK`)
-    /// `cpumask_var_t` that stays valid for `'a`.
+    /// `cpumask_var_t` that stays valid for `'a`, whose mask is changed only
+    /// with atomic bit operations meanwhile.
     pub(crate) unsafe fn from_var<'a>(var: *mut bindings::cpumask_var_t) -> &'a Self {
+        // INVARIANT: by the safety requirements.
         // SAFETY: by the safety requirements `var` is a valid, allocated
-        // `cpumask_var_t` for `'a`, as `CpumaskVar::from_raw` requires.
-        let mask = unsafe { CpumaskVar::from_raw(var) }.as_raw();
-        // INVARIANT: `mask` is a valid `struct cpumask`.
-        // SAFETY: `mask` is the `struct cpumask` of `var`, valid for `'a`;
-        // `AtomicCpumask` is a transparent wrapper of it.
-        unsafe { &*mask.cast::<Self>() }
+        // `cpumask_var_t` for `'a`, as `CpumaskVar::from_raw` requires; its
+        // `struct cpumask` is valid for `'a` and `AtomicCpumask` is a
+        // transparent wrapper of it.
+        unsafe { &*CpumaskVar::from_raw(var).as_raw().cast::<Self>() }
     }
 
-    fn as_raw(&self) -> *mut bindings::cpumask {
-        self.0.get()
+    /// The mask as a bitmap of `nr_cpu_ids` bits.
+    fn bits(&self) -> &Bitmap {
+        // SAFETY: a `struct cpumask` is an array of `unsigned long` with at
+        // least `nr_cpu_ids` (below `i32::MAX`) bits, valid while `self` is
+        // borrowed, and changed only with atomic operations (type invariant).
+        unsafe { Bitmap::from_raw(self.0.get().cast::<usize>(), nr_cpu_ids() as usize) }
     }
 
     /// Sets `cpu` (`cpumask_set_cpu()`).
-    pub fn set(&self, cpu: CpuId) {
-        // SAFETY: `self` is a valid mask (type invariant) and `cpu` is below
-        // `nr_cpu_ids`; `set_bit()` is atomic.
-        unsafe { bindings::cpumask_set_cpu(cpu.as_u32(), self.as_raw()) }
+    #[inline]
+    pub fn set(&self, cpu: PossibleCpu) {
+        self.bits().set_bit_atomic(cpu.as_u32() as usize);
     }
 
     /// Clears `cpu` (`cpumask_clear_cpu()`).
-    pub fn clear(&self, cpu: CpuId) {
-        // SAFETY: as in `set`; `clear_bit()` is atomic.
-        unsafe { bindings::cpumask_clear_cpu(cpu.as_u32() as i32, self.as_raw()) }
+    #[inline]
+    pub fn clear(&self, cpu: PossibleCpu) {
+        self.bits().clear_bit_atomic(cpu.as_u32() as usize);
     }
 
     /// Whether `cpu` is set (`cpumask_test_cpu()`).
-    pub fn test(&self, cpu: CpuId) -> bool {
-        // SAFETY: as in `set`; `test_bit()` reads one word.
-        unsafe { bindings::cpumask_test_cpu(cpu.as_u32() as i32, self.as_raw()) }
+    #[inline]
+    pub fn test(&self, cpu: PossibleCpu) -> bool {
+        let i = cpu.as_u32() as usize;
+        self.bits().next_bit(i) == Some(i)
     }
 
     /// The set CPUs, in increasing order (`for_each_cpu()`): each step looks
     /// for the next set bit, so bits changed meanwhile are seen or not as
-    /// with the C iterator.
-    pub fn iter(&self) -> impl Iterator<Item = CpuId> + '_ {
-        let mut n: i32 = -1;
-        core::iter::from_fn(move || {
-            // SAFETY: `self` is a valid mask and `n` is -1 or a CPU id
-            // returned by the previous step, as `cpumask_next()` accepts.
-            let next = unsafe { bindings::scx_rs_cpumask_next(n, self.as_raw()) };
-            // `cpumask_next()` returns `nr_cpu_ids` or more when done.
-            let cpu = CpuId::from_u32(next)?;
-            n = next as i32;
-            Some(cpu)
+    /// with the C iterator. Bits of CPUs that are not possible, which
+    /// nothing should set, are skipped.
+    pub fn iter(&self) -> impl Iterator<Item = PossibleCpu> + '_ {
+        let bits = self.bits();
+        let mut start = 0;
+        core::iter::from_fn(move || loop {
+            if start >= bits.len() {
+                return None;
+            }
+            let next = bits.next_bit(start)?;
+            start = next + 1;
+            if let Some(cpu) = PossibleCpu::from_u32(next as u32) {
+                return Some(cpu);
+            }
         })
     }
 }

@@ -15,19 +15,14 @@
 //! ([`kick_cpu`] and [`kick_cpus`]), so they need no lock.
 
 use crate::{
-    bindings::{self, scx_sched_pcpu},
+    bindings,
     ext::{
-        rq::{ClassOrder, Rq, RqGuard},
+        rq::{ClassOrder, KickIrqWork, KickSyncs, Rq, RqGuard, ThisRq},
         sched::{scx_add_event, Sched, SchedPcpu, SCX_CAP_BASE},
     },
-    sync::cpu_online,
+    sync::{cpu_online, in_nmi, percpu::PossibleCpu},
 };
-use core::mem::offset_of;
-use kernel::{
-    cpu::CpuId,
-    ffi::c_ulong,
-    interrupt::{local_interrupt_disable, LocalInterruptDisabled},
-};
+use kernel::interrupt::local_interrupt_disable;
 
 const SCX_KICK_IDLE: u64 = bindings::scx_kick_flags_SCX_KICK_IDLE as u64;
 const SCX_KICK_PREEMPT: u64 = bindings::scx_kick_flags_SCX_KICK_PREEMPT as u64;
@@ -48,7 +43,7 @@ fn can_skip_idle_kick(rq: &RqGuard<'_>) -> bool {
 
 /// `scx_kick_cpu()`: records a kick of `cpu` with `SCX_KICK_*` `flags` for
 /// `sch` and queues this CPU's kick irq_work.
-pub(crate) fn kick_cpu(sch: &Sched, cpu: CpuId, flags: u64) {
+pub(crate) fn kick_cpu(sch: &Sched, cpu: PossibleCpu, flags: u64) {
     // The per-CPU kick list is guarded only by disabling IRQs, which does
     // not mask NMIs, so kicking from NMI could corrupt it and is unsupported.
     if in_nmi() {
@@ -58,7 +53,7 @@ pub(crate) fn kick_cpu(sch: &Sched, cpu: CpuId, flags: u64) {
 
     let irqs_off = local_interrupt_disable();
     let this_rq = Rq::this(&irqs_off);
-    let pcpu = sch.this_pcpu(&irqs_off);
+    let pcpu = sch.pcpu().this_cpu(&irqs_off);
 
     // While bypassing for PM ops, IRQ handling may not be online which can
     // lead to irq_work_queue() malfunction such as infinite busy wait for
@@ -73,11 +68,9 @@ pub(crate) fn kick_cpu(sch: &Sched, cpu: CpuId, flags: u64) {
                 "PREEMPT/WAIT cannot be used with SCX_KICK_IDLE"
             ));
         }
-        if let Some(target) = Rq::of(cpu) {
-            if let Some(guard) = target.try_lock(&irqs_off) {
-                if can_skip_idle_kick(&guard) {
-                    return;
-                }
+        if let Some(guard) = Rq::of(cpu).try_lock(&irqs_off) {
+            if can_skip_idle_kick(&guard) {
+                return;
             }
         }
         pcpu.cpus_to_kick_if_idle().set(cpu);
@@ -91,100 +84,24 @@ pub(crate) fn kick_cpu(sch: &Sched, cpu: CpuId, flags: u64) {
         }
     }
 
-    queue_kicks(this_rq, pcpu, &irqs_off);
-}
-
-/// Links `pcpu` on `this_rq`'s list of schedulers with pending kicks, if it
-/// is not yet, and queues `this_rq`'s kick irq_work.
-fn queue_kicks(this_rq: &Rq, pcpu: &SchedPcpu, _irqs_off: &LocalInterruptDisabled) {
-    let node = pcpu.to_kick_node();
-    // `this_rq` and `pcpu` are this CPU's (both come from the caller's
-    // pinned CPU). The list and the link are changed only on this CPU with
-    // IRQs disabled, as now, so nothing else touches them meanwhile.
-    //
-    // SAFETY: `list_empty()` reads an initialised list head: the link is
-    // initialised when the scheduler's per-CPU data is allocated.
-    if unsafe { bindings::scx_rs_list_empty(node) } {
-        // SAFETY: `list_add_tail()` needs an unlinked entry, checked above,
-        // an initialised head (set up at boot with the runqueue) and
-        // exclusive access to both, see above.
-        unsafe { bindings::list_add_tail(node, this_rq.sched_pcpus_to_kick()) };
-    }
-    // SAFETY: `irq_work_queue()` needs an initialised irq_work that lives
-    // until it has run: the runqueue's, set up at boot and never freed.
-    unsafe { bindings::irq_work_queue(this_rq.kick_cpus_irq_work()) };
-}
-
-/// Unlinks and returns the first scheduler with pending kicks on `this_rq`.
-fn pop_kicks<'a>(this_rq: &Rq, _irqs_off: &'a LocalInterruptDisabled) -> Option<&'a SchedPcpu> {
-    let head = this_rq.sched_pcpus_to_kick();
-    // The list is this CPU's and IRQs are disabled: nothing else touches it
-    // (see `queue_kicks`).
-    //
-    // SAFETY: `list_empty()` reads an initialised list head, set up at boot.
-    if unsafe { bindings::scx_rs_list_empty(head) } {
-        return None;
-    }
-    // SAFETY: the list is not empty, so `next` is an entry.
-    let node = unsafe { (*head).next };
-    // SAFETY: `list_del_init()` needs a linked entry and exclusive access to
-    // its list, both given above.
-    unsafe { bindings::scx_rs_list_del_init(node) };
-    // SAFETY: every entry is the `to_kick_node` of a scheduler's per-CPU
-    // data (only `queue_kicks` links them), so stepping back by the field's
-    // offset stays in that allocation.
-    let pcpu = unsafe { node.byte_sub(offset_of!(scx_sched_pcpu, to_kick_node)) };
-    // SAFETY: `from_raw` needs per-CPU data alive for `'a`: a scheduler's
-    // per-CPU data is freed only after its kick irq_work has been synced,
-    // and `'a` ends with this irq_work (IRQs disabled).
-    Some(unsafe { SchedPcpu::from_raw(pcpu.cast()) })
-}
-
-/// This CPU's `SCX_KICK_WAIT` sequence array, for the duration of the kick
-/// irq_work.
-struct KickSyncs<'a> {
-    syncs: *mut c_ulong,
-    _irqs_off: &'a LocalInterruptDisabled,
-}
-
-impl<'a> KickSyncs<'a> {
-    /// The array, or `None` while the scheduler is being disabled (it can
-    /// race with `free_kick_syncs()`).
-    fn this_cpu(irqs_off: &'a LocalInterruptDisabled) -> Option<Self> {
-        // SAFETY: `scx_impl_kick_syncs()` reads a per-CPU pointer, which
-        // needs preemption disabled, and dereferences it with
-        // `rcu_dereference_bh()`, which needs an RCU-bh reader: IRQs
-        // disabled (`irqs_off`) is both.
-        let syncs = unsafe { bindings::scx_impl_kick_syncs() };
-        (!syncs.is_null()).then_some(Self {
-            syncs,
-            _irqs_off: irqs_off,
-        })
-    }
-
-    /// Records `seq` as the kick sequence of `cpu` to wait for.
-    fn set(&self, cpu: CpuId, seq: c_ulong) {
-        // SAFETY: the array has `nr_cpu_ids` entries and `cpu` is below
-        // that; it stays allocated while IRQs are disabled (RCU-bh), and
-        // only this CPU writes it.
-        unsafe { self.syncs.add(cpu.as_u32() as usize).write(seq) }
-    }
+    // Link the scheduler's data of this CPU on this CPU's list of
+    // schedulers with pending kicks, unless it is already, and queue the
+    // irq_work that carries them out.
+    this_rq.sched_pcpus_to_kick().push_back(pcpu);
+    this_rq.kick_cpus_irq_work().queue();
 }
 
 /// `kick_one_cpu()`: carries out the kick of `cpu` recorded in `pcpu`;
 /// returns whether this CPU must wait for `cpu` (`SCX_KICK_WAIT`).
 fn kick_one_cpu(
-    cpu: CpuId,
+    cpu: PossibleCpu,
     pcpu: &SchedPcpu,
-    this_rq: &Rq,
+    this_rq: &ThisRq<'_>,
     ksyncs: &KickSyncs<'_>,
-    irqs_off: &LocalInterruptDisabled,
 ) -> bool {
-    let Some(rq) = Rq::of(cpu) else {
-        return false;
-    };
+    let irqs_off = this_rq.irqs_off();
     let sch = pcpu.sched();
-    let guard = rq.lock(irqs_off);
+    let guard = Rq::of(cpu).lock(irqs_off);
     let class = guard.curr_class();
     let mut should_wait = false;
 
@@ -194,16 +111,16 @@ fn kick_one_cpu(
     // kicking. A sub-sched lacking baseline access on `cpu` has no business
     // forcing a reschedule there - skip. This is the authoritative cap
     // check: ecaps is read here under `rq`'s lock.
-    let kickable = (cpu_online(cpu) || cpu == this_rq.cpu()) && class != ClassOrder::Above;
+    let kickable = (cpu_online(cpu.id()) || cpu == this_rq.cpu()) && class != ClassOrder::Above;
 
     if kickable && sch.missing_caps(cpu, SCX_CAP_BASE) == 0 {
         if pcpu.cpus_to_preempt().test(cpu) {
             if class == ClassOrder::Ext {
                 let caps = sch.caps_for_preempt(&guard, 0);
                 if sch.missing_caps(cpu, caps) != 0 {
-                    scx_add_event!(sch, SCX_EV_SUB_PREEMPT_DENIED, 1);
+                    scx_add_event!(sch, SCX_EV_SUB_PREEMPT_DENIED, 1, irqs_off);
                 } else if !guard.set_curr_slice(0) {
-                    scx_add_event!(sch, SCX_EV_SLICE_DENIED, 1);
+                    scx_add_event!(sch, SCX_EV_SLICE_DENIED, 1, irqs_off);
                 }
             }
             pcpu.cpus_to_preempt().clear(cpu);
@@ -222,7 +139,7 @@ fn kick_one_cpu(
     } else {
         // A kickable CPU was skipped solely for the missing caps.
         if kickable {
-            scx_add_event!(sch, SCX_EV_SUB_KICK_DENIED, 1);
+            scx_add_event!(sch, SCX_EV_SUB_KICK_DENIED, 1, irqs_off);
         }
         pcpu.cpus_to_preempt().clear(cpu);
         pcpu.cpus_to_wait().clear(cpu);
@@ -232,46 +149,41 @@ fn kick_one_cpu(
 }
 
 /// `kick_one_cpu_if_idle()`.
-fn kick_one_cpu_if_idle(
-    cpu: CpuId,
-    pcpu: &SchedPcpu,
-    this_rq: &Rq,
-    irqs_off: &LocalInterruptDisabled,
-) {
-    let Some(rq) = Rq::of(cpu) else {
-        return;
-    };
+fn kick_one_cpu_if_idle(cpu: PossibleCpu, pcpu: &SchedPcpu, this_rq: &ThisRq<'_>) {
+    let irqs_off = this_rq.irqs_off();
     let sch = pcpu.sched();
-    let guard = rq.lock(irqs_off);
+    let guard = Rq::of(cpu).lock(irqs_off);
 
     // Idle kicks need baseline access too, see `kick_one_cpu()`.
-    if !can_skip_idle_kick(&guard) && (cpu_online(cpu) || cpu == this_rq.cpu()) {
+    if !can_skip_idle_kick(&guard) && (cpu_online(cpu.id()) || cpu == this_rq.cpu()) {
         if sch.missing_caps(cpu, SCX_CAP_BASE) == 0 {
             guard.resched_curr();
         } else {
-            scx_add_event!(sch, SCX_EV_SUB_KICK_DENIED, 1);
+            scx_add_event!(sch, SCX_EV_SUB_KICK_DENIED, 1, irqs_off);
         }
     }
 }
 
-/// The body of `kick_cpus_irq_workfn()` on `this_rq`'s CPU: carries out the
-/// kicks every scheduler recorded on this CPU.
-pub(crate) fn kick_cpus(this_rq: &Rq, irqs_off: &LocalInterruptDisabled) {
+/// The body of `kick_cpus_irq_workfn()`: carries out the kicks every
+/// scheduler recorded on this CPU.
+pub(crate) fn kick_cpus(ctx: &KickIrqWork<'_>) {
     // Can race with free_kick_syncs() during scheduler disable.
-    let Some(ksyncs) = KickSyncs::this_cpu(irqs_off) else {
+    let Some(ksyncs) = ctx.kick_syncs() else {
         return;
     };
+    let this_rq = ctx.this_rq();
+    let to_kick = this_rq.sched_pcpus_to_kick();
     let mut should_wait = false;
 
-    while let Some(pcpu) = pop_kicks(this_rq, irqs_off) {
+    while let Some(pcpu) = to_kick.pop_front() {
         for cpu in pcpu.cpus_to_kick().iter() {
-            should_wait |= kick_one_cpu(cpu, pcpu, this_rq, &ksyncs, irqs_off);
+            should_wait |= kick_one_cpu(cpu, &pcpu, &this_rq, &ksyncs);
             pcpu.cpus_to_kick().clear(cpu);
             pcpu.cpus_to_kick_if_idle().clear(cpu);
         }
 
         for cpu in pcpu.cpus_to_kick_if_idle().iter() {
-            kick_one_cpu_if_idle(cpu, pcpu, this_rq, irqs_off);
+            kick_one_cpu_if_idle(cpu, &pcpu, &this_rq);
             pcpu.cpus_to_kick_if_idle().clear(cpu);
         }
     }
@@ -279,14 +191,8 @@ pub(crate) fn kick_cpus(this_rq: &Rq, irqs_off: &LocalInterruptDisabled) {
     // Can't wait in hardirq: kick_sync can't advance, deadlocking if CPUs
     // wait for each other. Defer to kick_sync_wait_bal_cb().
     if should_wait {
-        let guard = this_rq.lock(irqs_off);
+        let guard = this_rq.lock(this_rq.irqs_off());
         guard.set_kick_sync_pending();
         guard.resched_curr();
     }
-}
-
-/// `in_nmi()`.
-fn in_nmi() -> bool {
-    // SAFETY: `in_nmi()` reads this CPU's preempt count.
-    unsafe { bindings::scx_rs_in_nmi() }
 }

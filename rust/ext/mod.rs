@@ -2,18 +2,24 @@
 
 //! Layer 2 of scx_rs: sched_ext's paths on top of [`crate::sync`].
 //!
-//! - [`dsq`]: the DSQ lifecycle (init, exit, RCU-deferred free);
+//! - [`dsq`]: the DSQ lifecycle (init, exit, RCU-deferred free), on the
+//!   DSQs of [`dispatch_q`];
 //! - [`kick`]: `scx_bpf_kick_cpu()` and the kick irq_work;
 //! - [`sub`]: the body of `scx_bpf_sub_dispatch()`;
 //! - [`ops`]: the implementation table registered with sched_ext;
-//! - [`rq`], [`sched`], [`cpumask`]: the runqueues, schedulers and CPU
-//!   masks of sched_ext as these paths use them, through the services of
-//!   `<linux/sched/ext_impl.h>`.
+//! - [`dispatch_q`], [`rq`], [`sched`], [`cpumask`]: the DSQs, runqueues,
+//!   schedulers and CPU masks of sched_ext as these paths use them, through
+//!   the services of `<linux/sched/ext_impl.h>`. These modules are the
+//!   boundary with the C structures: each states what protects the fields
+//!   it reaches, and hands out only what that protection allows. The paths
+//!   themselves ([`dsq`], [`kick`], [`sub`]) are safe code; [`ops`] turns
+//!   sched_ext's calls into them.
 //!
 //! The sched_ext structures come from [`crate::bindings::sched`], generated
 //! from the kernel tree the module is built against.
 
 pub mod cpumask;
+pub mod dispatch_q;
 pub mod dsq;
 pub mod kick;
 pub mod ops;

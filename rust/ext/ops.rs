@@ -18,20 +18,21 @@
 use crate::{
     bindings::{self, bpf_prog_aux, llist_node, rq, scx_dispatch_q, scx_impl_ops, scx_sched},
     ext::{
+        dispatch_q::{DestroyedDsqs, Dsq},
         dsq, kick,
-        rq::{InLockedOp, Rq},
-        sched::Sched,
+        rq::KickIrqWork,
+        sched::{BpfProgAux, Sched, SubDispatch},
         sub,
     },
+    sync::percpu::PossibleCpu,
 };
+use core::ptr::NonNull;
 use kernel::{
-    cpu::CpuId,
     error::to_result,
     interrupt::local_interrupt_disable,
     prelude::*,
     str::CStrExt,
     sync::atomic::{Atomic, Relaxed},
-    types::Opaque,
 };
 
 /// How many times sched_ext called each entry point, for `make run` and the
@@ -86,15 +87,29 @@ impl kernel::fmt::Display for Stats {
 /// # Safety
 ///
 /// Called by sched_ext with memory for a DSQ that nothing uses until this
-/// returns, and a scheduler or null.
+/// returns and that stays in place until it is exited, and a scheduler that
+/// is live or being created, or null.
 unsafe extern "C" fn scx_rs_init_dsq(
     dsq: *mut scx_dispatch_q,
     dsq_id: u64,
     sch: *mut scx_sched,
 ) -> i32 {
     STATS.init_dsq.add(1, Relaxed);
-    // SAFETY: the contract of `scx_init_dsq()`, see above.
-    match unsafe { dsq::init_dsq(dsq, dsq_id, sch) } {
+    // Test only (the impl_churn scenario): stay in module code a while.
+    // `scx_init_dsq()` is called where it may sleep (GFP_KERNEL).
+    let delay = crate::module_parameters::dsq_init_delay_us.value();
+    if delay > 0 {
+        kernel::time::delay::fsleep(kernel::time::Delta::from_micros(delay.into()));
+    }
+    // SAFETY: a non-null `sch` is live or being created for the call, as
+    // `Sched::from_raw` requires; `dsq` is valid for writes of a DSQ and
+    // pinned until its exit, as `raw_try_init` requires, and sched_ext only
+    // frees a DSQ whose init failed (see above).
+    let r = unsafe {
+        let sch = NonNull::new(sch).map(|sch| Sched::from_raw(sch));
+        pin_init::raw_try_init(dsq.cast::<Dsq>(), Dsq::new(dsq_id, sch))
+    };
+    match r {
         Ok(()) => 0,
         Err(e) => e.to_errno(),
     }
@@ -104,12 +119,16 @@ unsafe extern "C" fn scx_rs_init_dsq(
 ///
 /// # Safety
 ///
-/// Called by sched_ext with a DSQ this implementation initialised that
-/// nobody uses any more.
+/// Called by sched_ext with a DSQ this implementation initialised (or
+/// failed to), not exited yet, that nobody uses any more.
 unsafe extern "C" fn scx_rs_exit_dsq(dsq: *mut scx_dispatch_q) {
     STATS.exit_dsq.add(1, Relaxed);
-    // SAFETY: the contract of `exit_dsq()`, see above.
-    unsafe { dsq::exit_dsq(dsq) }
+    let Some(dsq) = NonNull::new(dsq) else {
+        return;
+    };
+    // SAFETY: the contract of `exit_dsq()`, see above, is that of
+    // `Dsq::exit`.
+    unsafe { Dsq::exit(dsq) }
 }
 
 /// The body of `free_dsq_irq_workfn()`.
@@ -117,11 +136,15 @@ unsafe extern "C" fn scx_rs_exit_dsq(dsq: *mut scx_dispatch_q) {
 /// # Safety
 ///
 /// Called by sched_ext's `free_dsq_irq_work` with the llist of destroyed
-/// DSQs it takes off `dsqs_to_free`, which it gives up.
+/// DSQs it takes off `dsqs_to_free`, which it gives up: each was
+/// initialised here, `kmalloc()`ed by `scx_bpf_create_dsq()`, and removed
+/// from its scheduler's hash table, so only RCU readers that found it
+/// before can still use it.
 unsafe extern "C" fn scx_rs_free_dsqs(to_free: *mut llist_node) {
     STATS.free_dsqs.add(1, Relaxed);
-    // SAFETY: the contract of the irq_work, see above.
-    unsafe { dsq::free_dsqs(to_free) }
+    // SAFETY: the contract of the irq_work, see above, is that of
+    // `DestroyedDsqs::from_raw`.
+    dsq::free_dsqs(unsafe { DestroyedDsqs::from_raw(to_free) });
 }
 
 /// `scx_kick_cpu()`.
@@ -132,44 +155,48 @@ unsafe extern "C" fn scx_rs_free_dsqs(to_free: *mut llist_node) {
 /// lock) and a CPU it has validated.
 unsafe extern "C" fn scx_rs_kick_cpu(sch: *mut scx_sched, cpu: i32, flags: u64) {
     STATS.kick_cpu.add(1, Relaxed);
-    // Validated by `scx_cpu_valid()` in the callers.
-    let Some(cpu) = CpuId::from_i32(cpu) else {
+    // Validated by `scx_cpu_valid()` in the callers: possible.
+    let (Some(sch), Some(cpu)) = (NonNull::new(sch), PossibleCpu::from_i32(cpu)) else {
         return;
     };
-    // SAFETY: `sch` is alive for the call, see above.
-    let sch = unsafe { Sched::from_raw(sch) };
-    kick::kick_cpu(sch, cpu, flags);
+    // SAFETY: `sch` is live for the call, see above.
+    kick::kick_cpu(unsafe { Sched::from_raw(sch) }, cpu, flags);
 }
 
 /// The body of `kick_cpus_irq_workfn()`.
 ///
 /// # Safety
 ///
-/// Called by this CPU's `kick_cpus_irq_work` in hard IRQ context, with
-/// this CPU's runqueue.
+/// Called by this CPU's `kick_cpus_irq_work` (`IRQ_WORK_INIT_HARD`), in
+/// hard IRQ context.
 unsafe extern "C" fn scx_rs_kick_cpus(_this_rq: *mut rq) {
     STATS.kick_cpus.add(1, Relaxed);
     let irqs_off = local_interrupt_disable();
-    kick::kick_cpus(Rq::this(&irqs_off), &irqs_off);
+    // SAFETY: this is the callback of this CPU's kick irq_work, in hard IRQ
+    // context, and `ctx` is dropped before it returns.
+    let ctx = unsafe { KickIrqWork::new(&irqs_off) };
+    kick::kick_cpus(&ctx);
 }
 
 /// The body of `scx_bpf_sub_dispatch()`.
 ///
 /// # Safety
 ///
-/// Called by the kfunc, from `ops.dispatch()`, with the `bpf_prog_aux` of
-/// the calling program, which the verifier supplies and which outlives the
-/// call.
+/// Called by the kfunc with the `bpf_prog_aux` of the calling program,
+/// which the verifier supplies and which outlives the call; the kfunc is
+/// allowed only in `ops.dispatch()`.
 unsafe extern "C" fn scx_rs_sub_dispatch(cgroup_id: u64, aux: *const bpf_prog_aux) -> bool {
     STATS.sub_dispatch.add(1, Relaxed);
-    // SAFETY: `aux` is valid for the call, see above; `Opaque` makes no
-    // claim about what C changes in it meanwhile.
-    let prog = unsafe { &*aux.cast::<Opaque<bpf_prog_aux>>() };
-    // SAFETY: the kfunc is allowed only in `ops.dispatch()`, which sched_ext
-    // calls with the runqueue being dispatched locked; `op` is dropped when
-    // this function returns.
-    let op = unsafe { InLockedOp::new() };
-    sub::sub_dispatch(cgroup_id, prog, &op)
+    // SAFETY: `aux` is the calling program's, valid for the call, as
+    // `BpfProgAux::from_raw` requires; this is the body of
+    // `scx_bpf_sub_dispatch()` called by that program from an sched_ext
+    // operation, and `ctx` is dropped before it returns, as
+    // `SubDispatch::new` requires.
+    let ctx = unsafe { SubDispatch::new(BpfProgAux::from_raw(aux)) };
+    let Some(ctx) = ctx else {
+        return false;
+    };
+    sub::sub_dispatch(cgroup_id, &ctx)
 }
 
 /// scx_rs installed as sched_ext's implementation of its DSQ lifecycle,

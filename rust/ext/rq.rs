@@ -1,16 +1,29 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Runqueues: `cpu_rq()`, `this_rq()` and the rq lock.
+//! Runqueues: `cpu_rq()`, `this_rq()`, the rq lock, and the per-CPU lists
+//! and irq_work of `struct scx_rq` that sched_ext's replaced paths use.
 //!
-//! A [`Rq`] is a CPU's `struct rq`. The runqueues are per-CPU data the
-//! scheduler core sets up at boot and never frees, so a reference to one is
-//! `'static`. Everything in it that sched_ext's paths change is protected by
-//! the rq lock, which [`Rq::lock`] takes as sched_ext does
-//! (`raw_spin_rq_lock()`, the core's lock under core scheduling) and the
-//! guard's [`Drop`] releases as sched_ext does (`scx_rq_lock_drop()` then
-//! `raw_spin_rq_unlock()`). The rq lock is taken from hard-IRQ context
-//! (the tick), so it may only be taken with IRQs disabled: locking requires
-//! a [`LocalInterruptDisabled`] token that outlives the guard.
+//! A [`Rq`] is a possible CPU's `struct rq`. The runqueues are per-CPU data
+//! the scheduler core sets up at boot and never frees, so a reference to one
+//! is `'static`. Everything in it that these paths change is protected by
+//! the rq lock, by another lock of the runqueue, or by being on the
+//! runqueue's own CPU with interrupts disabled, and each is reached only
+//! with the proof of its protection:
+//!
+//! - [`Rq::lock`] takes the rq lock as sched_ext does (`raw_spin_rq_lock()`,
+//!   the core's lock under core scheduling) and its guard, [`RqGuard`],
+//!   releases it as sched_ext does (`scx_rq_lock_drop()` then
+//!   `raw_spin_rq_unlock()`). The rq lock is taken from hard-IRQ context
+//!   (the tick), so locking requires a [`LocalInterruptDisabled`] token
+//!   that outlives the guard;
+//! - [`Rq::lock_deferred_reenq`] takes `rq->scx.deferred_reenq_lock`, which
+//!   protects the CPU's list of user DSQs with a reenqueue pending;
+//! - [`ThisRq`] is the current CPU's runqueue while interrupts are off: its
+//!   list of schedulers with kicks pending and its kick irq_work are the
+//!   CPU's own.
+//!
+//! [`KickIrqWork`] is the context of the kick irq_work's callback, which
+//! only the FFI entry point can make.
 //!
 //! # Examples
 //!
@@ -31,14 +44,21 @@
 
 use crate::{
     bindings,
-    ext::{cpumask::AtomicCpumask, sched::Sched},
+    ext::{cpumask::AtomicCpumask, dispatch_q::DsqPcpu, sched::SchedPcpu},
     sync::{
-        percpu::{possible_cpus, CpuPinned},
-        RawSpinLockIrq,
+        irq_work::CIrqWork,
+        list::CpuList,
+        percpu::{possible_cpus, PossibleCpu},
+        RawSpinLockIrq, RawSpinLockIrqGuard,
     },
 };
-use core::marker::PhantomData;
-use kernel::{cpu::CpuId, interrupt::LocalInterruptDisabled, types::NotThreadSafe};
+use core::{marker::PhantomData, ops::Deref, ptr::NonNull};
+use kernel::{
+    ffi::c_ulong,
+    interrupt::LocalInterruptDisabled,
+    sync::atomic::{Atomic, Relaxed},
+    types::{NotThreadSafe, Opaque},
+};
 
 /// A CPU's runqueue, `struct rq`.
 ///
@@ -46,115 +66,77 @@ use kernel::{cpu::CpuId, interrupt::LocalInterruptDisabled, types::NotThreadSafe
 ///
 /// `self` is the `struct rq` of a possible CPU. Runqueues are never freed.
 #[repr(transparent)]
-pub struct Rq(kernel::types::Opaque<bindings::rq>);
+pub struct Rq(Opaque<bindings::rq>);
 
 // SAFETY: A `struct rq` is shared by all CPUs by design; `Rq` gives access
-// to its fields only under the rq lock or through functions that do their
-// own synchronisation (`resched_curr()` under the lock, `cpu_of()` reads a
-// field set at boot).
+// to its fields only under the lock that protects them, on its own CPU with
+// interrupts off, or through sched_ext's functions, which synchronise
+// themselves.
 unsafe impl Sync for Rq {}
 
 impl Rq {
-    /// The runqueue of `cpu` (`cpu_rq()`), if `cpu` is possible.
-    pub fn of(cpu: CpuId) -> Option<&'static Rq> {
-        // SAFETY: `cpu_possible()` only reads `cpu_possible_mask`; `cpu` is
-        // below `nr_cpu_ids`.
-        if !unsafe { bindings::scx_rs_cpu_possible(cpu.as_u32()) } {
-            return None;
+    /// The runqueue of `cpu` (`cpu_rq()`).
+    #[inline]
+    pub fn of(cpu: PossibleCpu) -> &'static Rq {
+        // SAFETY: `cpu_rq()` requires a possible CPU, and returns its
+        // runqueue, as `from_raw` requires.
+        unsafe {
+            Rq::from_raw(NonNull::new_unchecked(bindings::scx_impl_cpu_rq(
+                cpu.as_u32() as i32,
+            )))
         }
-        // SAFETY: `cpu_rq()` requires a possible CPU, checked above.
-        let rq = unsafe { bindings::scx_impl_cpu_rq(cpu.as_u32() as i32) };
-        // INVARIANT: `cpu` is possible.
-        // SAFETY: `rq` is the runqueue of a possible CPU, valid forever
-        // (runqueues are never freed) and shared as `Rq` allows; `Rq` is a
-        // transparent wrapper of `struct rq`.
-        Some(unsafe { &*rq.cast::<Rq>() })
     }
 
-    /// The runqueue of the CPU the caller is pinned to (`this_rq()`).
-    pub fn this(pinned: &impl CpuPinned) -> &'static Rq {
-        // SAFETY: `cpu_rq()` requires a possible CPU; the current CPU is
-        // online, hence possible.
-        let rq = unsafe { bindings::scx_impl_cpu_rq(pinned.cpu().as_u32() as i32) };
-        // INVARIANT: the current CPU is possible.
-        // SAFETY: as in `of`.
-        unsafe { &*rq.cast::<Rq>() }
+    /// Borrows the runqueue `ptr` points to.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` is the `struct rq` of a possible CPU.
+    #[inline]
+    pub(crate) unsafe fn from_raw(ptr: NonNull<bindings::rq>) -> &'static Rq {
+        // INVARIANT: by the safety requirements.
+        // SAFETY: a possible CPU's runqueue is valid forever (runqueues are
+        // never freed) and shared as `Rq` allows; `Rq` is a transparent
+        // wrapper of `struct rq`.
+        unsafe { ptr.cast::<Rq>().as_ref() }
+    }
+
+    /// The runqueue of the current CPU (`this_rq()`), while interrupts are
+    /// off.
+    #[inline]
+    pub fn this(irqs_off: &LocalInterruptDisabled) -> ThisRq<'_> {
+        let cpu = PossibleCpu::current(irqs_off);
+        // INVARIANT: `Rq::of` of the CPU `irqs_off` pins the task to.
+        ThisRq {
+            rq: Rq::of(cpu),
+            cpu,
+            irqs_off,
+        }
     }
 
     /// The runqueues of every possible CPU, in CPU order.
     pub fn all() -> impl Iterator<Item = &'static Rq> {
-        possible_cpus().filter_map(Rq::of)
+        possible_cpus().map(Rq::of)
     }
 
+    #[inline]
     pub(crate) fn as_raw(&self) -> *mut bindings::rq {
         self.0.get()
     }
 
     /// The CPU of this runqueue (`cpu_of()`).
-    pub fn cpu(&self) -> CpuId {
+    #[inline]
+    pub fn cpu(&self) -> PossibleCpu {
         // SAFETY: `rq->cpu` is set at boot and never changes; `self` is a
-        // valid `struct rq` by the type invariant.
-        let cpu = unsafe { (*self.as_raw()).cpu };
-        // SAFETY: `rq->cpu` is the id of a possible CPU.
-        unsafe { CpuId::from_i32_unchecked(cpu) }
-    }
-
-    /// The runqueue a sched_ext callback running on this CPU has locked
-    /// (`scx_locked_rq()`), if any.
-    ///
-    /// The C caller holds that lock until the callback returns, which is
-    /// after `pinned` goes; [`LockedRq`] lets the callback use it.
-    pub fn locked(pinned: &impl CpuPinned) -> Option<LockedRq<'_>> {
-        let _ = pinned;
-        // SAFETY: `scx_locked_rq()` requires preemption disabled, which
-        // `pinned` proves.
-        let rq = unsafe { bindings::scx_impl_locked_rq() };
-        if rq.is_null() {
-            return None;
-        }
-        // SAFETY: a locked runqueue is a runqueue; runqueues are never
-        // freed; `Rq` is a transparent wrapper.
-        let rq = unsafe { &*rq.cast::<Rq>() };
-        // INVARIANT: the callback's caller holds its lock while `pinned`
-        // lives.
-        Some(LockedRq {
-            rq,
-            _pinned: PhantomData,
-        })
-    }
-
-    /// The lock of the runqueue's deferred reenqueue lists
-    /// (`rq->scx.deferred_reenq_lock`), taken with IRQs saved.
-    pub fn deferred_reenq_lock(&self) -> &RawSpinLockIrq<()> {
-        // SAFETY: the lock is initialised at boot with the runqueue and
-        // lives as long as it, i.e. forever.
-        unsafe { RawSpinLockIrq::from_raw(&raw mut (*self.as_raw()).scx.deferred_reenq_lock) }
-    }
-
-    /// CPUs this CPU waits for after a `SCX_KICK_WAIT` kick
-    /// (`rq->scx.cpus_to_sync`).
-    pub fn cpus_to_sync(&self) -> &AtomicCpumask {
-        // SAFETY: the mask is allocated at boot and never freed.
-        unsafe { AtomicCpumask::from_var(&raw mut (*self.as_raw()).scx.cpus_to_sync) }
-    }
-
-    /// The list of schedulers with kicks pending on this runqueue's CPU
-    /// (`rq->scx.sched_pcpus_to_kick`), for `ext::kick`.
-    pub(crate) fn sched_pcpus_to_kick(&self) -> *mut bindings::list_head {
-        // SAFETY: only the address of a field is computed.
-        unsafe { &raw mut (*self.as_raw()).scx.sched_pcpus_to_kick }
-    }
-
-    /// The irq_work that carries out the kicks recorded on this runqueue's
-    /// CPU (`rq->scx.kick_cpus_irq_work`).
-    pub(crate) fn kick_cpus_irq_work(&self) -> *mut bindings::irq_work {
-        // SAFETY: only the address of a field is computed.
-        unsafe { &raw mut (*self.as_raw()).scx.kick_cpus_irq_work }
+        // possible CPU's `struct rq` by the type invariant, and its `cpu` is
+        // that CPU, as `from_i32_unchecked` requires.
+        unsafe { PossibleCpu::from_i32_unchecked((*self.as_raw()).cpu) }
     }
 
     /// Locks the runqueue (`raw_spin_rq_lock()`), spinning until it is free.
     ///
     /// IRQs must stay disabled while the lock is held, hence `irqs_off`.
+    #[inline]
     pub fn lock<'a>(&'a self, irqs_off: &'a LocalInterruptDisabled) -> RqGuard<'a> {
         // SAFETY: IRQs are disabled for the lifetime of the guard
         // (`irqs_off` outlives it), as the rq lock requires; the guard
@@ -165,6 +147,7 @@ impl Rq {
     }
 
     /// Locks the runqueue if it is free (`raw_spin_rq_trylock()`).
+    #[inline]
     pub fn try_lock<'a>(&'a self, irqs_off: &'a LocalInterruptDisabled) -> Option<RqGuard<'a>> {
         // SAFETY: as in `lock`; if this fails, nothing was taken.
         if unsafe { bindings::scx_impl_rq_trylock(self.as_raw()) } {
@@ -173,6 +156,96 @@ impl Rq {
         } else {
             None
         }
+    }
+
+    /// Takes `rq->scx.deferred_reenq_lock`, with interrupts disabled.
+    #[inline]
+    pub fn lock_deferred_reenq(&self) -> DeferredReenqGuard<'_> {
+        // SAFETY: the lock is initialised at boot with the runqueue and
+        // lives as long as it, i.e. forever.
+        let lock = unsafe {
+            RawSpinLockIrq::<()>::from_raw(&raw mut (*self.as_raw()).scx.deferred_reenq_lock)
+        };
+        DeferredReenqGuard {
+            rq: self,
+            guard: lock.lock(),
+        }
+    }
+
+    /// CPUs this CPU waits for after a `SCX_KICK_WAIT` kick
+    /// (`rq->scx.cpus_to_sync`).
+    #[inline]
+    pub fn cpus_to_sync(&self) -> &AtomicCpumask {
+        // SAFETY: the mask is allocated at boot and never freed.
+        unsafe { AtomicCpumask::from_var(&raw mut (*self.as_raw()).scx.cpus_to_sync) }
+    }
+}
+
+/// The current CPU's runqueue while interrupts are disabled.
+///
+/// # Invariants
+///
+/// `rq` is the runqueue of the CPU `cpu`, which is the current CPU for
+/// `'a`, during which interrupts stay disabled (`irqs_off`).
+pub struct ThisRq<'a> {
+    rq: &'static Rq,
+    cpu: PossibleCpu,
+    irqs_off: &'a LocalInterruptDisabled,
+}
+
+impl<'a> ThisRq<'a> {
+    /// The CPU, the current one.
+    #[inline]
+    pub fn cpu(&self) -> PossibleCpu {
+        self.cpu
+    }
+
+    /// The list of schedulers with kicks pending on this CPU
+    /// (`rq->scx.sched_pcpus_to_kick`, linking `scx_sched_pcpu.to_kick_node`).
+    ///
+    /// Only this CPU changes it, with interrupts disabled, as now.
+    #[inline]
+    pub fn sched_pcpus_to_kick(&self) -> CpuList<'a, SchedPcpu> {
+        // SAFETY: the head is initialised at boot with the runqueue, of the
+        // current CPU (type invariant). `scx_kick_cpu()` links this CPU's
+        // slot of a scheduler's per-CPU data on it with interrupts disabled
+        // and the kick irq_work of this CPU unlinks them, in hard IRQ
+        // context: both on this CPU, neither from NMI. An entry's scheduler
+        // frees its per-CPU data only after syncing this CPU's kick irq_work,
+        // which is pending whenever an entry is linked outside of it and
+        // cannot run while interrupts are off here; inside it, `'a` ends with
+        // it. So entries stay valid for `'a`.
+        unsafe {
+            CpuList::local(
+                &raw mut (*self.rq.as_raw()).scx.sched_pcpus_to_kick,
+                self.irqs_off,
+            )
+        }
+    }
+
+    /// The irq_work that carries out the kicks recorded on this CPU
+    /// (`rq->scx.kick_cpus_irq_work`).
+    #[inline]
+    pub fn kick_cpus_irq_work(&self) -> &'static CIrqWork {
+        // SAFETY: the item is initialised at boot with the runqueue
+        // (`IRQ_WORK_INIT_HARD(kick_cpus_irq_workfn)`) and never freed; its
+        // callback carries out whatever kicks are pending, none included.
+        unsafe { CIrqWork::from_raw(&raw mut (*self.rq.as_raw()).scx.kick_cpus_irq_work) }
+    }
+
+    /// The interrupts-off token.
+    #[inline]
+    pub fn irqs_off(&self) -> &'a LocalInterruptDisabled {
+        self.irqs_off
+    }
+}
+
+impl Deref for ThisRq<'_> {
+    type Target = Rq;
+
+    #[inline]
+    fn deref(&self) -> &Rq {
+        self.rq
     }
 }
 
@@ -200,6 +273,7 @@ pub struct RqGuard<'a> {
 }
 
 impl<'a> RqGuard<'a> {
+    #[inline]
     fn new(rq: &'a Rq, _irqs_off: &'a LocalInterruptDisabled) -> Self {
         Self {
             rq,
@@ -209,12 +283,14 @@ impl<'a> RqGuard<'a> {
     }
 
     /// The locked runqueue.
+    #[inline]
     pub fn rq(&self) -> &'a Rq {
         self.rq
     }
 
     /// Marks the runqueue's current task for rescheduling (`resched_curr()`),
     /// sending an IPI if it runs on another CPU.
+    #[inline]
     pub fn resched_curr(&self) {
         // SAFETY: `resched_curr()` requires the rq lock, held by the type
         // invariant.
@@ -222,21 +298,43 @@ impl<'a> RqGuard<'a> {
     }
 
     /// How the class of the runqueue's current task ranks against ext.
+    #[inline]
     pub fn curr_class(&self) -> ClassOrder {
-        // SAFETY: `rq->curr` and its `sched_class` change only under the rq
-        // lock, held by the type invariant; `rq->curr` is never null.
-        let class = unsafe { (*(*self.rq.as_raw()).__bindgen_anon_1.curr).sched_class };
-        // SAFETY: `class` is a `struct sched_class`, as
-        // `scx_impl_class_cmp()` requires.
-        match unsafe { bindings::scx_impl_class_cmp(class) } {
+        // SAFETY: `rq->curr` changes only under the rq lock, held by the type
+        // invariant; it is never null and lives while it is current. Its
+        // `sched_class` changes only under the rq lock too;
+        // `scx_impl_class_cmp()` only compares the pointer.
+        let cmp = unsafe {
+            let curr = (*self.rq.as_raw()).__bindgen_anon_1.curr;
+            bindings::scx_impl_class_cmp((*curr).sched_class)
+        };
+        match cmp {
             0 => ClassOrder::Ext,
             c if c > 0 => ClassOrder::Above,
             _ => ClassOrder::Below,
         }
     }
 
+    /// Whether the runqueue's current task is its idle task
+    /// (`is_idle_task(rq->curr)`).
+    #[inline]
+    pub fn curr_is_idle(&self) -> bool {
+        // SAFETY: `rq->curr` changes only under the rq lock, held by the type
+        // invariant; it is never null and lives while it is current. The
+        // task changes other bits of its `flags` with plain stores, so the
+        // word is read as an atomic (relaxed, C's plain read in
+        // `is_idle_task()`); `PF_IDLE` itself changes only while the task is
+        // not on a CPU or is the one running it.
+        let flags = unsafe {
+            let curr = (*self.rq.as_raw()).__bindgen_anon_1.curr;
+            Atomic::from_ptr(&raw mut (*curr).flags).load(Relaxed)
+        };
+        flags & bindings::PF_IDLE != 0
+    }
+
     /// Whether sched_ext is dispatching on the runqueue
     /// (`rq->scx.flags & SCX_RQ_IN_DISPATCH`).
+    #[inline]
     pub fn in_dispatch(&self) -> bool {
         // SAFETY: `rq->scx.flags` changes only under the rq lock, held.
         let flags = unsafe { (*self.rq.as_raw()).scx.flags };
@@ -245,111 +343,42 @@ impl<'a> RqGuard<'a> {
 
     /// Sets the slice of the runqueue's current task (`scx_set_task_slice()`);
     /// `false` if that was refused.
+    #[inline]
     pub fn set_curr_slice(&self, slice: u64) -> bool {
-        // SAFETY: the rq lock is held, as setting the slice of its current
-        // task requires, and `rq->curr` is never null.
+        // SAFETY: the rq lock is held (type invariant), which keeps `rq->curr`
+        // from changing and is what setting the slice of its current task
+        // requires.
         unsafe {
             bindings::scx_impl_set_task_slice((*self.rq.as_raw()).__bindgen_anon_1.curr, slice)
         }
     }
 
     /// The runqueue's kick sequence (`rq->scx.kick_sync`).
-    pub fn kick_sync(&self) -> kernel::ffi::c_ulong {
-        // SAFETY: `kick_sync` changes only under the rq lock, held.
-        unsafe { (*self.rq.as_raw()).scx.kick_sync }
+    ///
+    /// `kick_sync_wait_bal_cb()` advances it with `smp_store_release()`
+    /// while it waits with the lock dropped, so it is read as an atomic
+    /// (relaxed, as C's plain read under the lock): the value recorded is
+    /// then compared with the target CPU's `smp_load_acquire()` of it.
+    #[inline]
+    pub fn kick_sync(&self) -> c_ulong {
+        // SAFETY: the field lives as long as the runqueue; every other
+        // access to it is a marked one (`smp_store_release()`,
+        // `smp_load_acquire()`, `READ_ONCE()`) or, like this one, under the
+        // rq lock by its owner, so an atomic access races with no plain one.
+        unsafe { Atomic::from_ptr(&raw mut (*self.rq.as_raw()).scx.kick_sync) }.load(Relaxed)
     }
 
     /// Marks that this CPU must wait for the CPUs in its `cpus_to_sync`
     /// before it next schedules (`rq->scx.kick_sync_pending = true`).
+    #[inline]
     pub fn set_kick_sync_pending(&self) {
         // SAFETY: `kick_sync_pending` is protected by the rq lock, held.
         unsafe { (*self.rq.as_raw()).scx.kick_sync_pending = true };
     }
-
-    /// Whether the runqueue's current task is its idle task
-    /// (`is_idle_task(rq->curr)`).
-    pub fn curr_is_idle(&self) -> bool {
-        // SAFETY: `rq->curr` changes only under the rq lock, held by the
-        // type invariant; it is never null, and `flags & PF_IDLE` is set at
-        // the idle task's creation and never cleared.
-        let flags = unsafe { (*(*self.rq.as_raw()).__bindgen_anon_1.curr).flags };
-        flags & bindings::PF_IDLE != 0
-    }
-}
-
-/// Proof that the code runs inside a sched_ext operation that the kernel
-/// called with a runqueue locked (`ops.dispatch()` and the kfuncs it calls),
-/// so preemption is disabled until it returns.
-///
-/// It costs nothing, where a [`PreemptGuard`](crate::sync::percpu::PreemptGuard)
-/// would disable preemption again on the dispatch path.
-///
-/// # Invariants
-///
-/// Exists only within such an operation, on its task.
-pub struct InLockedOp(NotThreadSafe);
-
-impl InLockedOp {
-    /// # Safety
-    ///
-    /// The caller runs inside a sched_ext operation called with a runqueue
-    /// locked, and drops the value before the operation returns.
-    pub(crate) unsafe fn new() -> Self {
-        // INVARIANT: by the safety requirements.
-        Self(NotThreadSafe)
-    }
-}
-
-// SAFETY: By the type invariant preemption is disabled (a runqueue lock is
-// held) while the value exists, and it is not `Send`.
-unsafe impl CpuPinned for InLockedOp {}
-
-/// A runqueue that the C code calling into sched_ext has locked, for the
-/// duration of the callback (see [`Rq::locked`]).
-///
-/// # Invariants
-///
-/// `rq`'s lock is held by this CPU's caller for `'a`.
-pub struct LockedRq<'a> {
-    rq: &'a Rq,
-    _pinned: PhantomData<&'a ()>,
-}
-
-impl<'a> LockedRq<'a> {
-    /// The runqueue.
-    pub fn rq(&self) -> &'a Rq {
-        self.rq
-    }
-
-    /// The task that was running when sched_ext started dispatching on the
-    /// runqueue (`rq->scx.sub_dispatch_prev`).
-    pub fn sub_dispatch_prev(&self) -> *mut bindings::task_struct {
-        // SAFETY: the field is written under the rq lock, held (type
-        // invariant).
-        unsafe { (*self.rq.as_raw()).scx.sub_dispatch_prev }
-    }
-
-    /// Runs the nested dispatch of `sch` on the runqueue
-    /// (`scx_dispatch_sched(sch, rq, rq->scx.sub_dispatch_prev, true)`);
-    /// returns whether it found something to run.
-    ///
-    /// This calls `sch`'s `ops.dispatch()`, which may drop and retake the
-    /// runqueue lock; the caller's C code still holds it on return.
-    pub fn dispatch_sched(&self, sch: &Sched) -> bool {
-        // SAFETY: the runqueue is locked by the sched_ext callback this CPU
-        // is in (type invariant), which is the context the nested dispatch
-        // step runs in; `sch` is a live scheduler.
-        unsafe {
-            bindings::scx_impl_dispatch_sched(
-                sch.as_raw(),
-                self.rq.as_raw(),
-                self.sub_dispatch_prev(),
-            )
-        }
-    }
 }
 
 impl Drop for RqGuard<'_> {
+    #[inline]
     fn drop(&mut self) {
         // SAFETY: by the type invariant this context holds the lock, with
         // IRQs disabled; this is its one release.
@@ -357,11 +386,127 @@ impl Drop for RqGuard<'_> {
     }
 }
 
+/// `rq->scx.deferred_reenq_lock`, held.
+pub struct DeferredReenqGuard<'a> {
+    rq: &'a Rq,
+    guard: RawSpinLockIrqGuard<'a, ()>,
+}
+
+impl DeferredReenqGuard<'_> {
+    /// The runqueue's list of user DSQs with a reenqueue pending
+    /// (`rq->scx.deferred_reenq_users`, linking
+    /// `scx_dsq_pcpu.deferred_reenq_user.node`).
+    #[inline]
+    pub fn users(&self) -> CpuList<'_, DsqPcpu> {
+        // SAFETY: the head is initialised at boot with the runqueue, of
+        // `rq.cpu()`. `schedule_dsq_reenq()` links only the slot of the
+        // runqueue's CPU of a DSQ's per-CPU data on it, and it and every
+        // change of such a link (`process_deferred_reenq_users()`,
+        // `free_dsqs()`, the exit of a DSQ) happen under this lock, which
+        // `self.guard` holds; C's lockless test is a `READ_ONCE()`. A DSQ's
+        // per-CPU data is freed only once unlinked under this lock, so entries
+        // stay valid while it is held.
+        unsafe {
+            CpuList::with_lock(
+                &raw mut (*self.rq.as_raw()).scx.deferred_reenq_users,
+                self.rq.cpu(),
+                &self.guard,
+            )
+        }
+    }
+}
+
+/// This CPU's `SCX_KICK_WAIT` sequence array (`scx_kick_syncs`), for the
+/// duration of the kick irq_work: one entry per CPU id below `nr_cpu_ids`.
+///
+/// The entries are written as relaxed atomics: `kick_sync_wait_bal_cb()`
+/// reads them on this CPU, outside this callback.
+pub struct KickSyncs<'a>(&'a [Atomic<c_ulong>]);
+
+impl KickSyncs<'_> {
+    /// Records `seq` as the kick sequence of `cpu` to wait for.
+    #[inline]
+    pub fn set(&self, cpu: PossibleCpu, seq: c_ulong) {
+        self.0[cpu.as_u32() as usize].store(seq, Relaxed);
+    }
+}
+
+/// The context of this CPU's kick irq_work callback (`kick_cpus_irq_workfn()`):
+/// hard IRQ context on the runqueue's CPU.
+///
+/// Only the callback's FFI entry point can make one: with interrupts merely
+/// disabled, the kick list and `scx_kick_syncs` are not the callback's.
+///
+/// ```compile_fail,E0133
+/// use kernel::interrupt::local_interrupt_disable;
+/// use scx_rs::ext::rq::KickIrqWork;
+///
+/// let irqs_off = local_interrupt_disable();
+/// let ctx = KickIrqWork::new(&irqs_off);
+/// ```
+///
+/// # Invariants
+///
+/// Exists only inside the kick irq_work's callback on the current CPU, with
+/// interrupts disabled (`irqs_off`), for `'a`.
+pub struct KickIrqWork<'a> {
+    irqs_off: &'a LocalInterruptDisabled,
+}
+
+impl<'a> KickIrqWork<'a> {
+    /// # Safety
+    ///
+    /// The caller is the callback of the current CPU's `kick_cpus_irq_work`,
+    /// which runs in hard IRQ context (`IRQ_WORK_INIT_HARD`), and `'a` ends
+    /// before it returns.
+    #[inline]
+    pub(crate) unsafe fn new(irqs_off: &'a LocalInterruptDisabled) -> Self {
+        // INVARIANT: by the safety requirements.
+        Self { irqs_off }
+    }
+
+    /// The interrupts-off token.
+    #[inline]
+    pub fn irqs_off(&self) -> &'a LocalInterruptDisabled {
+        self.irqs_off
+    }
+
+    /// This CPU's runqueue.
+    #[inline]
+    pub fn this_rq(&self) -> ThisRq<'a> {
+        Rq::this(self.irqs_off)
+    }
+
+    /// This CPU's `SCX_KICK_WAIT` sequence array, or `None` while a scheduler
+    /// is being disabled (this can race with `free_kick_syncs()`).
+    #[inline]
+    pub fn kick_syncs(&self) -> Option<KickSyncs<'_>> {
+        // SAFETY: `scx_impl_kick_syncs()` reads a per-CPU pointer, which
+        // needs preemption disabled, and dereferences it with
+        // `rcu_dereference_bh()`, which needs an RCU-bh reader: interrupts
+        // disabled is both. A non-null array has `nr_cpu_ids` entries;
+        // `free_kick_syncs()` syncs this CPU's kick irq_work before it
+        // replaces the array and frees it after a grace period, so it lives
+        // while this callback (`'_`) runs. Every other access to it is on
+        // this CPU; `Atomic<c_ulong>` has the layout of `c_ulong`.
+        let syncs = unsafe {
+            let syncs = bindings::scx_impl_kick_syncs();
+            (!syncs.is_null()).then(|| {
+                core::slice::from_raw_parts(
+                    syncs.cast::<Atomic<c_ulong>>(),
+                    kernel::cpu::nr_cpu_ids() as usize,
+                )
+            })
+        }?;
+        Some(KickSyncs(syncs))
+    }
+}
+
 #[cfg(CONFIG_KUNIT)]
 #[kernel::prelude::kunit_tests(scx_rs_rq)]
 mod tests {
     use super::*;
-    use crate::sync::percpu::PreemptGuard;
+    use crate::sync::percpu::num_possible_cpus;
     use kernel::interrupt::local_interrupt_disable;
 
     #[test]
@@ -371,13 +516,15 @@ mod tests {
             assert_eq!(rq.cpu(), cpu);
             n += 1;
         }
-        assert_eq!(n, crate::sync::percpu::num_possible_cpus());
+        assert_eq!(n, num_possible_cpus());
     }
 
     #[test]
     fn this_rq_is_this_cpus() {
-        let g = PreemptGuard::new();
-        assert_eq!(Rq::this(&g).cpu(), g.cpu());
+        let irqs_off = local_interrupt_disable();
+        let rq = Rq::this(&irqs_off);
+        assert_eq!(rq.cpu(), PossibleCpu::current(&irqs_off));
+        assert!(core::ptr::eq(&*rq, Rq::of(rq.cpu())));
     }
 
     #[test]
@@ -410,9 +557,21 @@ mod tests {
     #[test]
     fn classes_rank_against_ext() {
         let irqs_off = local_interrupt_disable();
-        let guard = Rq::this(&irqs_off).lock(&irqs_off);
+        let guard = Rq::this(&irqs_off).rq.lock(&irqs_off);
         // KUnit's thread: fair class, not idle.
         assert_eq!(guard.curr_class(), ClassOrder::Above);
         assert!(!guard.curr_is_idle());
+    }
+
+    /// The deferred reenqueue list of every CPU is reached under its lock,
+    /// and holds nothing while no scheduler runs.
+    #[test]
+    fn deferred_reenq_lists_are_per_cpu() {
+        for rq in Rq::all() {
+            let locked = rq.lock_deferred_reenq();
+            let users = locked.users();
+            assert_eq!(users.cpu(), rq.cpu());
+            assert!(users.is_empty());
+        }
     }
 }

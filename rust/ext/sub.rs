@@ -10,53 +10,35 @@
 //! the CPU is skipped, as its inserts would only be rejected.
 
 use crate::{
-    bindings,
-    ext::{
-        rq::{InLockedOp, Rq},
-        sched::{Sched, SCX_CAP_BASE},
-    },
+    ext::sched::{Sched, SubDispatch, SCX_CAP_BASE},
     sync::rcu,
 };
-use kernel::types::Opaque;
 
 /// The body of `scx_bpf_sub_dispatch()`: dispatches the child scheduler of
-/// the calling scheduler attached to `cgroup_id` on the locked runqueue.
-/// Returns whether it found something to run.
-///
-/// `prog` is the calling BPF program, passed to [`Sched::of_prog`]; `op`
-/// proves that this runs in `ops.dispatch()`, with the runqueue locked.
-pub(crate) fn sub_dispatch(
-    cgroup_id: u64,
-    prog: &Opaque<bindings::bpf_prog_aux>,
-    op: &InLockedOp,
-) -> bool {
-    // ops.dispatch() runs with a runqueue locked; C would dereference NULL
-    // if none were.
-    let Some(rq) = Rq::locked(op) else {
-        return false;
-    };
-
+/// the calling scheduler attached to `cgroup_id` on the runqueue being
+/// dispatched. Returns whether it found something to run.
+pub(crate) fn sub_dispatch(cgroup_id: u64, ctx: &SubDispatch<'_>) -> bool {
     let rcu = rcu::read_lock();
-    let Some(parent) = Sched::of_prog(prog, &rcu) else {
+    let Some(parent) = ctx.dispatching(&rcu) else {
         return false;
     };
-    let Some(child) = Sched::find_sub(cgroup_id, &rcu) else {
+    let Some(sch) = Sched::find_sub(cgroup_id, &rcu) else {
         return false;
     };
 
-    if !child.is_child_of(parent) {
+    let Some(child) = parent.direct_child(sch) else {
         parent.error(format_args!(
             "trying to dispatch a distant sub-sched on cgroup {cgroup_id}"
         ));
         return false;
-    }
+    };
 
     // Skip a child that does not effectively hold the base cap on this cpu:
     // its inserts would only be rejected. ecaps are synced at the top of
     // dispatch_one() before dispatch, so this reflects the in-effect state.
-    if child.missing_caps(rq.rq().cpu(), SCX_CAP_BASE) != 0 {
+    if child.missing_caps(ctx.rq().cpu(), SCX_CAP_BASE) != 0 {
         return false;
     }
 
-    rq.dispatch_sched(child)
+    child.dispatch()
 }

@@ -14,10 +14,41 @@
 //! Queueing borrows the item: [`queue`](IrqWork::queue) and
 //! [`queue_on`](IrqWork::queue_on) take `Pin<&Self>`. The item must then
 //! stay alive until the callback has finished, and that is what its drop
-//! guarantees: dropping an [`IrqWork`] that is pending or running waits for
-//! it with `irq_work_sync()` *before* anything else of the item, `T`
-//! included, is dropped. Pinning promises that the memory is not reused
-//! before drop runs, so the callback never sees freed memory.
+//! guarantees: dropping an [`IrqWork`] waits for it with `irq_work_sync()`
+//! *before* anything else of the item, `T` included, is dropped. Pinning
+//! promises that the memory is not reused before drop runs, so the callback
+//! never sees freed memory. The wait is unconditional: `irq_work_single()`
+//! still touches the item after it cleared `IRQ_WORK_BUSY` (the hard/lazy
+//! test and `rcuwait_wake_up()` on `PREEMPT_RT`, or where the architecture
+//! has no irq_work interrupt), a window only `irq_work_sync()` closes.
+//!
+//! An item that is never dropped (leaked with `mem::forget`, say) stays
+//! queued, so its callback may run at any later time: hence
+//! `T: 'static`. Data borrowed from a stack frame cannot be given to it:
+//!
+//! ```compile_fail,E0477
+//! use core::pin::Pin;
+//! use kernel::sync::atomic::{Atomic, Relaxed};
+//! use scx_rs::sync::irq_work::{IrqWork, IrqWorkFn, IrqWorkKind};
+//!
+//! struct Bump<'a>(&'a Atomic<u32>);
+//!
+//! impl<'a> IrqWorkFn for Bump<'a> {
+//!     fn run(work: Pin<&IrqWork<Self>>) {
+//!         work.0.add(1, Relaxed);
+//!     }
+//! }
+//!
+//! let hits = Atomic::new(0u32);
+//! let w = KBox::pin_init(IrqWork::new(IrqWorkKind::Hard, Bump(&hits)), GFP_KERNEL)?;
+//! w.as_ref().queue();
+//! core::mem::forget(w); // `hits` would be gone when the callback runs.
+//! # Ok::<(), Error>(())
+//! ```
+//!
+//! [`CIrqWork`] is the borrowed form, for an irq_work that C code owns and
+//! initialised with a callback of its own (a runqueue's
+//! `kick_cpus_irq_work`, say).
 //!
 //! Handing a reference-counted pointer to the callback (as
 //! `kernel::workqueue` does with `Arc`) is deliberately not offered: the
@@ -36,6 +67,18 @@
 //! `synchronize_rcu()`, no `irq_work_sync()` of itself, and for
 //! [`IrqWorkKind::Hard`] items no `spinlock_t` on `PREEMPT_RT` (use raw
 //! spinlocks). Dropping an item from its own callback deadlocks.
+//!
+//! # Context of the drop
+//!
+//! Dropping an [`IrqWork`] calls `irq_work_sync()`, which sleeps on
+//! `PREEMPT_RT` and elsewhere spins until the item is idle: an item pending
+//! on the current CPU never becomes idle while interrupts (or, for the
+//! irq_work thread, preemption) are off. So an item may only be dropped in
+//! process context where sleeping is allowed: not with interrupts off, not
+//! under a spinlock, not in softirq context (so not inside an
+//! [`RcuBox`](super::rcu::RcuBox), whose contents are dropped by an RCU
+//! callback) and not from its own callback. The drop checks it with
+//! `might_sleep()`, which `CONFIG_DEBUG_ATOMIC_SLEEP` reports.
 //!
 //! C header: [`include/linux/irq_work.h`](srctree/include/linux/irq_work.h)
 //!
@@ -61,9 +104,10 @@
 //! # Ok::<(), Error>(())
 //! ```
 
+use super::percpu::PossibleCpu;
 use crate::bindings;
 use core::{marker::PhantomPinned, pin::Pin};
-use kernel::{cpu::CpuId, prelude::*, types::Opaque};
+use kernel::{prelude::*, types::Opaque};
 
 /// How an [`IrqWork`] item is run (`IRQ_WORK_INIT*` in C).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,8 +136,10 @@ impl IrqWorkKind {
 /// The callback of an [`IrqWork`] carrying a `Self`.
 ///
 /// `Self: Sync` because the callback runs on whichever CPU the item was
-/// queued on while other CPUs may hold references to the same data.
-pub trait IrqWorkFn: Sync + Sized {
+/// queued on while other CPUs may hold references to the same data;
+/// `Self: 'static` because an item that is never dropped may run at any
+/// later time (see the module documentation).
+pub trait IrqWorkFn: Sync + Sized + 'static {
     /// Runs the work; see the module documentation for the context.
     fn run(work: Pin<&IrqWork<Self>>);
 }
@@ -188,6 +234,17 @@ impl<T: IrqWorkFn> IrqWork<T> {
         T::run(this);
     }
 
+    /// The `struct irq_work`, as a [`CIrqWork`].
+    #[inline]
+    fn raw(&self) -> &CIrqWork {
+        // SAFETY: `work` is an initialised `struct irq_work` (type invariant),
+        // valid while `self` is borrowed. Queueing is reachable only through
+        // `Pin<&Self>`, so a queued item is pinned, and its drop syncs it
+        // before it goes: it is never freed while busy. Its callback,
+        // `trampoline`, runs `T::run` whenever the item is queued.
+        unsafe { CIrqWork::from_raw(self.work.get()) }
+    }
+
     /// Queues the item on the current CPU (`irq_work_queue()`).
     ///
     /// Returns `false` if it was already pending, in which case it runs
@@ -195,21 +252,14 @@ impl<T: IrqWorkFn> IrqWork<T> {
     /// interrupts on or off.
     #[inline]
     pub fn queue(self: Pin<&Self>) -> bool {
-        // SAFETY: By the type invariants `work` is initialised and, being
-        // pinned with a drop that waits for it, valid until its callback has
-        // run.
-        unsafe { bindings::irq_work_queue(self.work.get()) }
+        self.raw().queue()
     }
 
-    /// Queues the item on `cpu` (`irq_work_queue_on()`), which must be online.
-    ///
-    /// Returns `false` if it was already pending (on any CPU). As in C,
-    /// queueing on an offline CPU is a bug that the kernel warns about; the
-    /// item then runs when that CPU comes back.
+    /// Queues the item on `cpu` (`irq_work_queue_on()`); see
+    /// [`CIrqWork::queue_on`].
     #[inline]
-    pub fn queue_on(self: Pin<&Self>, cpu: CpuId) -> bool {
-        // SAFETY: As in `queue`; `cpu` is a valid CPU id.
-        unsafe { bindings::irq_work_queue_on(self.work.get(), cpu.as_u32() as i32) }
+    pub fn queue_on(self: Pin<&Self>, cpu: PossibleCpu) -> bool {
+        self.raw().queue_on(cpu)
     }
 
     /// Waits until the item is neither pending nor running (`irq_work_sync()`).
@@ -218,28 +268,19 @@ impl<T: IrqWorkFn> IrqWork<T> {
     /// never from the item's own callback.
     #[inline]
     pub fn sync(&self) {
-        // SAFETY: `work` is initialised; `irq_work_sync()` only waits on it.
-        unsafe { bindings::irq_work_sync(self.work.get()) }
+        self.raw().sync()
     }
 
     /// Whether the item is queued and its callback has not started.
     #[inline]
     pub fn is_pending(&self) -> bool {
-        self.flags() & bindings::IRQ_WORK_PENDING != 0
+        self.raw().is_pending()
     }
 
     /// Whether the item is queued or its callback is running.
     #[inline]
     pub fn is_busy(&self) -> bool {
-        self.flags() & bindings::IRQ_WORK_BUSY != 0
-    }
-
-    #[inline]
-    fn flags(&self) -> u32 {
-        // SAFETY: `work` is initialised; `atomic_read()` of its flags is how
-        // `irq_work_is_pending()`/`irq_work_is_busy()` read them, racing
-        // with the irq_work core by design.
-        unsafe { bindings::scx_rs_irq_work_flags(self.work.get()) }
+        self.raw().is_busy()
     }
 
     /// The data of the callback.
@@ -262,13 +303,117 @@ impl<T: IrqWorkFn> core::ops::Deref for IrqWork<T> {
 #[pinned_drop]
 impl<T: IrqWorkFn> PinnedDrop for IrqWork<T> {
     fn drop(self: Pin<&mut Self>) {
+        // See "Context of the drop" in the module documentation.
+        kernel::task::might_sleep();
         // With `&mut`, nobody can queue the item any more; only a queueing
         // that happened before can still be pending or running. Wait for it
-        // before the fields, `data` included, are dropped. The check keeps
-        // the common case (idle) free of `irq_work_sync()`'s might_sleep().
-        if self.is_busy() {
-            self.sync();
-        }
+        // before the fields, `data` included, are dropped - also when it
+        // looks idle: `irq_work_single()` may still be touching the item
+        // after clearing `IRQ_WORK_BUSY`.
+        #[cfg(CONFIG_KUNIT)]
+        DROP_SYNCS.add(1, kernel::sync::atomic::Relaxed);
+        self.sync();
+    }
+}
+
+/// How many times an `IrqWork` drop called `irq_work_sync()`, for the tests.
+#[cfg(CONFIG_KUNIT)]
+static DROP_SYNCS: kernel::sync::atomic::Atomic<u64> = kernel::sync::atomic::Atomic::new(0);
+
+/// A `struct irq_work` that C code owns and initialised, with its callback.
+///
+/// The borrowed form of an irq_work item: what [`IrqWork`] is for an item
+/// whose callback is Rust, this is for one whose owner and callback are C
+/// code's, such as a runqueue's `kick_cpus_irq_work`.
+///
+/// # Invariants
+///
+/// `self` is an initialised `struct irq_work`, valid while it is borrowed;
+/// its owner does not free or reinitialise it while it is busy (it syncs
+/// it first), and its callback may be run at any time by queueing it.
+#[repr(transparent)]
+pub struct CIrqWork(Opaque<bindings::irq_work>);
+
+// SAFETY: The irq_work core serialises queueing with atomic operations on
+// the item's flags; `&CIrqWork` allows nothing else.
+unsafe impl Sync for CIrqWork {}
+
+impl CIrqWork {
+    /// Borrows the `struct irq_work` at `ptr`.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` points to an initialised `struct irq_work` that stays valid for
+    /// `'a` and that its owner does not free or reinitialise while it is
+    /// busy; its callback must be fine to run whenever the item is queued
+    /// through the returned reference.
+    #[inline]
+    pub unsafe fn from_raw<'a>(ptr: *mut bindings::irq_work) -> &'a Self {
+        // INVARIANT: by the safety requirements.
+        // SAFETY: `CIrqWork` is a transparent wrapper of `struct irq_work`,
+        // valid for `'a`.
+        unsafe { &*ptr.cast::<Self>() }
+    }
+
+    /// The `struct irq_work` pointer.
+    #[inline]
+    pub fn as_raw(&self) -> *mut bindings::irq_work {
+        self.0.get()
+    }
+
+    /// Queues the item on the current CPU (`irq_work_queue()`).
+    ///
+    /// Returns `false` if it was already pending, in which case it runs
+    /// once for both queueings. May be called from any context, with
+    /// interrupts on or off.
+    #[inline]
+    pub fn queue(&self) -> bool {
+        // SAFETY: By the type invariants the item is initialised, stays valid
+        // until its callback has run, and may be queued at any time.
+        unsafe { bindings::irq_work_queue(self.as_raw()) }
+    }
+
+    /// Queues the item on `cpu` (`irq_work_queue_on()`).
+    ///
+    /// Returns `false` if it was already pending (on any CPU). `cpu` should
+    /// be online: as in C, queueing on an offline CPU warns, and the item
+    /// then stays pending until that CPU comes back, so a drop or
+    /// [`sync`](Self::sync) waits for that.
+    #[inline]
+    pub fn queue_on(&self, cpu: PossibleCpu) -> bool {
+        // SAFETY: As in `queue`; `cpu` is possible, so its irq_work queue
+        // exists.
+        unsafe { bindings::irq_work_queue_on(self.as_raw(), cpu.as_u32() as i32) }
+    }
+
+    /// Waits until the item is neither pending nor running (`irq_work_sync()`).
+    ///
+    /// Must be called from a context that may sleep, with interrupts on, and
+    /// never from the item's own callback.
+    #[inline]
+    pub fn sync(&self) {
+        // SAFETY: The item is initialised; `irq_work_sync()` only waits on it.
+        unsafe { bindings::irq_work_sync(self.as_raw()) }
+    }
+
+    /// Whether the item is queued and its callback has not started.
+    #[inline]
+    pub fn is_pending(&self) -> bool {
+        self.flags() & bindings::IRQ_WORK_PENDING != 0
+    }
+
+    /// Whether the item is queued or its callback is running.
+    #[inline]
+    pub fn is_busy(&self) -> bool {
+        self.flags() & bindings::IRQ_WORK_BUSY != 0
+    }
+
+    #[inline]
+    fn flags(&self) -> u32 {
+        // SAFETY: The item is initialised; `atomic_read()` of its flags is
+        // how `irq_work_is_pending()`/`irq_work_is_busy()` read them, racing
+        // with the irq_work core by design.
+        unsafe { bindings::scx_rs_irq_work_flags(self.as_raw()) }
     }
 }
 
@@ -277,7 +422,10 @@ impl<T: IrqWorkFn> PinnedDrop for IrqWork<T> {
 #[kunit_tests(scx_rs_irq_work)]
 mod tests {
     use super::*;
-    use crate::sync::{cpu_online, irqs_disabled, percpu::possible_cpus};
+    use crate::sync::{
+        cpu_online, irqs_disabled,
+        percpu::{possible_cpus, PreemptGuard},
+    };
     use kernel::{
         interrupt::local_interrupt_disable,
         sync::atomic::{Atomic, Relaxed},
@@ -308,7 +456,9 @@ mod tests {
     impl IrqWorkFn for Probe {
         fn run(work: Pin<&IrqWork<Self>>) {
             work.runs.add(1, Relaxed);
-            work.ran_on.store(CpuId::current().as_u32() as i32, Relaxed);
+            let g = PreemptGuard::new();
+            work.ran_on
+                .store(PossibleCpu::current(&g).as_u32() as i32, Relaxed);
             work.irqs_off.store(u32::from(irqs_disabled()), Relaxed);
             for _ in 0..work.spin {
                 core::hint::spin_loop();
@@ -321,15 +471,19 @@ mod tests {
         KBox::pin_init(IrqWork::new(kind, Probe::new(spin)), GFP_KERNEL)
     }
 
+    fn this_cpu() -> PossibleCpu {
+        PossibleCpu::current(&PreemptGuard::new())
+    }
+
     /// Some online CPU other than the current one, if there is one.
-    fn other_online_cpu() -> Option<CpuId> {
-        let me = CpuId::current();
-        possible_cpus().find(|&c| c != me && cpu_online(c))
+    fn other_online_cpu() -> Option<PossibleCpu> {
+        let me = this_cpu();
+        possible_cpus().find(|&c| c != me && cpu_online(c.id()))
     }
 
     #[test]
     fn runs_on_target_cpu_from_irqs_off() -> Result {
-        for cpu in possible_cpus().filter(|&c| cpu_online(c)) {
+        for cpu in possible_cpus().filter(|&c| cpu_online(c.id())) {
             let w = probe(IrqWorkKind::Hard, 0)?;
             {
                 let _irqs_off = local_interrupt_disable();
@@ -350,12 +504,12 @@ mod tests {
         {
             // With interrupts off the self-IPI cannot be taken: the item
             // stays pending on this CPU.
-            let _irqs_off = local_interrupt_disable();
+            let irqs_off = local_interrupt_disable();
             assert!(w.as_ref().queue());
             assert!(w.is_pending());
             assert!(w.is_busy());
             assert!(!w.as_ref().queue());
-            assert!(!w.as_ref().queue_on(CpuId::current()));
+            assert!(!w.as_ref().queue_on(PossibleCpu::current(&irqs_off)));
         }
         w.sync();
         assert_eq!(w.runs.load(Relaxed), 1);
@@ -417,6 +571,25 @@ mod tests {
         Ok(())
     }
 
+    /// An item that looks idle is synced on drop all the same: its callback
+    /// has returned, but `irq_work_single()` may not be done with the item
+    /// (on `PREEMPT_RT` it wakes `irqwait` after clearing the busy bit).
+    #[test]
+    fn drop_syncs_an_idle_looking_item() -> Result {
+        for cpu in possible_cpus().filter(|&c| cpu_online(c.id())) {
+            let w = probe(IrqWorkKind::Hard, 0)?;
+            assert!(w.as_ref().queue_on(cpu));
+            // Wait for the callback without syncing: the item then looks idle.
+            while w.done.load(Relaxed) == 0 || w.is_busy() {
+                core::hint::spin_loop();
+            }
+            let before = DROP_SYNCS.load(Relaxed);
+            drop(w);
+            assert_eq!(DROP_SYNCS.load(Relaxed), before + 1);
+        }
+        Ok(())
+    }
+
     // SAFETY: The only test that queues it syncs it before returning, so it
     // is idle whenever the module can be unloaded.
     static STATIC_PROBE: IrqWork<Probe> =
@@ -429,5 +602,53 @@ mod tests {
         assert!(w.queue());
         w.sync();
         assert_eq!(w.runs.load(Relaxed), before + 1);
+    }
+
+    static C_RUNS: Atomic<u32> = Atomic::new(0);
+
+    /// A callback of "C code", taking the `struct irq_work` only.
+    ///
+    /// # Safety
+    ///
+    /// Called by the irq_work core for the item it was initialised with.
+    unsafe extern "C" fn c_callback(_work: *mut bindings::irq_work) {
+        C_RUNS.add(1, Relaxed);
+    }
+
+    /// An irq_work that C code would own, used through `CIrqWork`.
+    #[test]
+    fn c_owned_item() -> Result {
+        let item = KBox::pin_init(
+            Opaque::ffi_init(|slot: *mut bindings::irq_work| {
+                // SAFETY: `slot` is valid for writes of a `struct irq_work`;
+                // all-zeroes with a `func` is `IRQ_WORK_INIT_HARD(func)`
+                // without the flag, a valid idle item.
+                unsafe {
+                    slot.write(core::mem::zeroed());
+                    (*slot).node.__bindgen_anon_1.u_flags = bindings::IRQ_WORK_HARD_IRQ;
+                    (*slot).func = Some(c_callback);
+                }
+            }),
+            GFP_KERNEL,
+        )?;
+        // SAFETY: `item` is initialised, outlives `w` and is synced below
+        // before it is freed; `c_callback` may run at any time.
+        let w = unsafe { CIrqWork::from_raw(item.get()) };
+        let before = C_RUNS.load(Relaxed);
+        for cpu in possible_cpus().filter(|&c| cpu_online(c.id())) {
+            assert!(w.queue_on(cpu));
+            w.sync();
+            assert!(!w.is_busy());
+        }
+        {
+            let _irqs_off = local_interrupt_disable();
+            assert!(w.queue());
+            assert!(w.is_pending());
+            assert!(!w.queue());
+        }
+        w.sync();
+        let online = possible_cpus().filter(|&c| cpu_online(c.id())).count() as u32;
+        assert_eq!(C_RUNS.load(Relaxed), before + online + 1);
+        Ok(())
     }
 }

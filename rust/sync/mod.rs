@@ -14,6 +14,7 @@
 //! `Documentation/` in the repository.
 
 pub mod irq_work;
+pub mod list;
 pub mod percpu;
 pub mod raw_spinlock;
 pub mod rcu;
@@ -24,11 +25,45 @@ pub use raw_spinlock::{
     RawSpinLockIrqGuard,
 };
 
+/// Helpers for KUnit tests.
+#[cfg(CONFIG_KUNIT)]
+pub mod testing {
+    use crate::bindings;
+
+    /// Runs `f` with the `WARN()`s of the current KUnit test's task
+    /// suppressed and counted; returns `f`'s result and how many there were.
+    ///
+    /// Suppressed warnings print nothing, so a test can check that a bug of
+    /// its caller is reported without the report failing the run. `None`
+    /// (and `f` is not run) outside a KUnit test or inside another such call.
+    /// Starting to count allocates: call it where sleeping is allowed, and
+    /// take locks inside `f`.
+    pub fn count_warnings<R>(f: impl FnOnce() -> R) -> Option<(R, u32)> {
+        // SAFETY: `kunit_start_suppress_warning()` may be called from any test
+        // task; it returns NULL when it cannot start.
+        let w = unsafe { bindings::scx_rs_kunit_suppress_warnings() };
+        if w.is_null() {
+            return None;
+        }
+        let r = f();
+        // SAFETY: `w` was started above, by this task, and is ended once.
+        let n = unsafe { bindings::scx_rs_kunit_end_suppress_warnings(w) };
+        Some((r, n as u32))
+    }
+}
+
 /// Whether `cpu` is online (`cpu_online()`).
 pub fn cpu_online(cpu: kernel::cpu::CpuId) -> bool {
     // SAFETY: `cpu_online()` only reads `cpu_online_mask`; `cpu` is below
     // `nr_cpu_ids`.
     unsafe { crate::bindings::scx_rs_cpu_online(cpu.as_u32()) }
+}
+
+/// Whether the current context is an NMI (`in_nmi()`).
+pub fn in_nmi() -> bool {
+    // SAFETY: `in_nmi()` reads this CPU's preempt count, which any context
+    // may read.
+    unsafe { crate::bindings::scx_rs_in_nmi() }
 }
 
 /// An initialiser that moves `v` into place, with any error type.

@@ -9,16 +9,23 @@
 //! memory never moves. Dropping a [`PerCpu`] drops every slot's contents,
 //! then frees the allocation.
 //!
-//! Access is shared (`Pin<&T>`), so mutation goes through interior
-//! mutability (atomics, locks) chosen by `T`:
+//! [`PerCpuRef<'a, T>`] is the borrowed form: a per-CPU `T` that something
+//! else owns (C code, or a [`PerCpu`] whose pointer was handed to C), valid
+//! for `'a`. Both give shared access (`Pin<&T>`), so mutation goes through
+//! interior mutability (atomics, locks) chosen by `T`:
 //!
-//! - any CPU's slot by id: [`PerCpu::get`];
-//! - the current CPU's slot: [`PerCpu::this_cpu`], which takes a
+//! - any CPU's slot by id: [`PerCpuRef::get`], which takes a
+//!   [`PossibleCpu`]: per-CPU memory exists for possible CPUs only, and a
+//!   [`CpuId`] is merely below `nr_cpu_ids`;
+//! - the current CPU's slot: [`PerCpuRef::this_cpu`], which takes a
 //!   [`CpuPinned`] proof (a [`PreemptGuard`] or a
-//!   [`LocalInterruptDisabled`](kernel::interrupt::LocalInterruptDisabled))
-//!   whose lifetime bounds the returned reference, so "this CPU" cannot go
-//!   stale while it is used;
-//! - every possible CPU: [`PerCpu::iter`].
+//!   [`LocalInterruptDisabled`]) whose lifetime bounds the returned
+//!   reference, so "this CPU" cannot go stale while it is used;
+//! - every possible CPU: [`PerCpuRef::iter`].
+//!
+//! Slots come as [`CpuSlot`]s, a reference that knows the CPU it belongs
+//! to, so that code relying on "the slot of CPU `c`" (per-CPU lists, see
+//! [`super::list`]) can trust the pairing.
 //!
 //! For objects whose per-CPU slots must find their owner (a sched_ext DSQ's
 //! `scx_dsq_pcpu` points back to its DSQ), [`PerCpuOwner`] pairs a pinned
@@ -32,21 +39,38 @@
 //! # Examples
 //!
 //! ```
-//! use kernel::{cpu::CpuId, sync::atomic::{Atomic, Relaxed}};
-//! use scx_rs::sync::percpu::{PerCpu, PreemptGuard};
+//! use kernel::sync::atomic::{Atomic, Relaxed};
+//! use scx_rs::sync::percpu::{PerCpu, PossibleCpu, PreemptGuard};
 //!
-//! let hits = PerCpu::new(GFP_KERNEL, |_cpu: CpuId| Atomic::new(0u64))?;
+//! let hits = PerCpu::new(GFP_KERNEL, |_cpu: PossibleCpu| Atomic::new(0u64))?;
 //! {
 //!     let guard = PreemptGuard::new();
 //!     hits.this_cpu(&guard).add(1, Relaxed);
 //! }
-//! let total: u64 = hits.iter().map(|(_, h)| h.load(Relaxed)).sum();
+//! let total: u64 = hits.iter().map(|slot| slot.load(Relaxed)).sum();
 //! assert_eq!(total, 1);
+//! # Ok::<(), Error>(())
+//! ```
+//!
+//! Per-CPU memory exists only for possible CPUs, so a slot is found by a
+//! [`PossibleCpu`], not by a bare [`CpuId`]:
+//!
+//! ```compile_fail,E0308
+//! use kernel::cpu::CpuId;
+//! use scx_rs::sync::percpu::PerCpu;
+//!
+//! let pcpu = PerCpu::new(GFP_KERNEL, |_| 0u32)?;
+//! let _ = pcpu.get(CpuId::current());
 //! # Ok::<(), Error>(())
 //! ```
 
 use crate::bindings;
-use core::{marker::PhantomData, pin::Pin, ptr::NonNull};
+use core::{
+    marker::{PhantomData, PhantomPinned},
+    ops::Deref,
+    pin::Pin,
+    ptr::NonNull,
+};
 use kernel::{
     alloc::{AllocError, Flags},
     cpu::CpuId,
@@ -58,23 +82,126 @@ use kernel::{
 /// The largest per-CPU allocation `alloc_percpu()` accepts (`PCPU_MIN_UNIT_SIZE`).
 const PCPU_MIN_UNIT_SIZE: usize = 32 << 10;
 
+/// A possible CPU: an id set in `cpu_possible_mask`.
+///
+/// Per-CPU memory, runqueues and irq_work queues exist for the possible
+/// CPUs, and the possible mask does not change once the kernel has booted,
+/// so a possible CPU stays possible. A [`CpuId`] only says that the id is
+/// below `nr_cpu_ids`, which on a sparse CPU map includes ids that are not
+/// possible: `per_cpu_ptr()` of those is not memory of the allocation.
+///
+/// # Invariants
+///
+/// `self.0` is set in `cpu_possible_mask`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(transparent)]
+pub struct PossibleCpu(CpuId);
+
+impl PartialOrd for PossibleCpu {
+    fn partial_cmp(&self, other: &Self) -> Option<core::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for PossibleCpu {
+    fn cmp(&self, other: &Self) -> core::cmp::Ordering {
+        self.as_u32().cmp(&other.as_u32())
+    }
+}
+
+impl PossibleCpu {
+    /// `cpu`, if it is possible (`cpu_possible()`).
+    #[inline]
+    pub fn new(cpu: CpuId) -> Option<Self> {
+        // SAFETY: `cpu_possible()` only reads `cpu_possible_mask`, and `cpu`
+        // is below `nr_cpu_ids`, within the mask.
+        let possible = unsafe { bindings::scx_rs_cpu_possible(cpu.as_u32()) };
+        // INVARIANT: just checked.
+        possible.then_some(Self(cpu))
+    }
+
+    /// The CPU `cpu`, if it is a possible CPU's id.
+    #[inline]
+    pub fn from_i32(cpu: i32) -> Option<Self> {
+        Self::new(CpuId::from_i32(cpu)?)
+    }
+
+    /// The CPU `cpu`, if it is a possible CPU's id.
+    #[inline]
+    pub fn from_u32(cpu: u32) -> Option<Self> {
+        Self::new(CpuId::from_u32(cpu)?)
+    }
+
+    /// The CPU `cpu`, which the caller knows to be possible.
+    ///
+    /// # Safety
+    ///
+    /// `cpu` is the id of a possible CPU.
+    #[inline]
+    pub unsafe fn from_i32_unchecked(cpu: i32) -> Self {
+        // INVARIANT: by the safety requirements.
+        // SAFETY: a possible CPU's id is below `nr_cpu_ids`.
+        Self(unsafe { CpuId::from_i32_unchecked(cpu) })
+    }
+
+    /// The CPU the caller is pinned to (`smp_processor_id()`).
+    ///
+    /// It stays the current CPU for as long as `pinned` exists.
+    #[inline]
+    pub fn current(pinned: &impl CpuPinned) -> Self {
+        let _ = pinned;
+        // SAFETY: `smp_processor_id()` requires that the task cannot migrate,
+        // which `pinned` guarantees while it exists.
+        let cpu = unsafe { bindings::scx_rs_smp_processor_id() };
+        // INVARIANT: the current CPU is online, hence possible.
+        // SAFETY: an online CPU's id is below `nr_cpu_ids`.
+        Self(unsafe { CpuId::from_u32_unchecked(cpu) })
+    }
+
+    /// The id.
+    #[inline]
+    pub fn id(self) -> CpuId {
+        self.0
+    }
+
+    /// The id as a `u32`.
+    #[inline]
+    pub fn as_u32(self) -> u32 {
+        self.0.as_u32()
+    }
+}
+
+impl From<PossibleCpu> for CpuId {
+    #[inline]
+    fn from(cpu: PossibleCpu) -> CpuId {
+        cpu.0
+    }
+}
+
 /// Proof that the current task stays on its CPU while the proof is borrowed.
+///
+/// The trait has no methods, so an implementer cannot change what the
+/// current CPU is: [`PossibleCpu::current`] and [`PerCpuRef::this_cpu`]
+/// ask the kernel.
+///
+/// ```compile_fail,E0407
+/// use scx_rs::sync::percpu::CpuPinned;
+///
+/// struct Liar;
+/// // SAFETY: (wrong, and rejected anyway: there is no `cpu` to override.)
+/// unsafe impl CpuPinned for Liar {
+///     fn cpu(&self) -> kernel::cpu::CpuId {
+///         kernel::cpu::CpuId::from_u32(0).unwrap()
+///     }
+/// }
+/// ```
 ///
 /// # Safety
 ///
 /// While a value of an implementing type exists, the task that holds it must
 /// not migrate to another CPU: preemption (or interrupts, which implies it)
 /// must be disabled, and the value must not be sent to another task.
-pub unsafe trait CpuPinned {
-    /// The CPU the current task is pinned to.
-    fn cpu(&self) -> CpuId {
-        // SAFETY: `smp_processor_id()` requires that the task cannot migrate,
-        // which the implementer guarantees while `self` exists.
-        let cpu = unsafe { bindings::scx_rs_smp_processor_id() };
-        // SAFETY: `smp_processor_id()` returns an online, hence valid, CPU id.
-        unsafe { CpuId::from_u32_unchecked(cpu) }
-    }
-}
+pub unsafe trait CpuPinned {}
 
 /// Preemption disabled on the current CPU (`preempt_disable()`), until drop.
 ///
@@ -114,11 +241,13 @@ impl Drop for PreemptGuard {
 // exists and the guard cannot leave its task.
 unsafe impl CpuPinned for PreemptGuard {}
 
-// SAFETY: `LocalInterruptDisabled` keeps local interrupts disabled on
-// preemptible kernels while it exists, which also keeps the task on its
-// CPU, and it is not `Send`. On non-preemptible kernels a task migrates
-// only when it sleeps, which code holding the token must not do (it stands
-// for an atomic context).
+// SAFETY: `local_interrupt_disable()` disables interrupts (and counts
+// itself in the preempt count) until the token is dropped, on every
+// kernel, and the token is not `Send`: the task cannot be preempted or
+// migrate. A token made by `LocalInterruptDisabled::assume_disabled()`
+// promises interrupts off for its lifetime on preemptible kernels; on
+// non-preemptible kernels a task migrates only when it sleeps, which code
+// holding such a token (an atomic context) must not do.
 unsafe impl CpuPinned for LocalInterruptDisabled {}
 
 /// Iterator over the possible CPUs, in increasing order (`for_each_possible_cpu`).
@@ -136,9 +265,10 @@ pub fn possible_cpus() -> PossibleCpus {
 }
 
 impl Iterator for PossibleCpus {
-    type Item = CpuId;
+    type Item = PossibleCpu;
 
-    fn next(&mut self) -> Option<CpuId> {
+    #[inline]
+    fn next(&mut self) -> Option<PossibleCpu> {
         // SAFETY: `cpumask_next()` on `cpu_possible_mask` accepts any
         // `n >= -1` and only reads the mask.
         let cpu = unsafe { bindings::scx_rs_next_possible_cpu(self.next) };
@@ -146,7 +276,8 @@ impl Iterator for PossibleCpus {
         // `from_u32` returns `None` for those.
         let cpu = CpuId::from_u32(cpu)?;
         self.next = cpu.as_u32() as i32;
-        Some(cpu)
+        // INVARIANT: `cpu` is set in `cpu_possible_mask`.
+        Some(PossibleCpu(cpu))
     }
 }
 
@@ -154,6 +285,166 @@ impl Iterator for PossibleCpus {
 pub fn num_possible_cpus() -> u32 {
     // SAFETY: `num_possible_cpus()` only reads `cpu_possible_mask`.
     unsafe { bindings::scx_rs_num_possible_cpus() }
+}
+
+/// One CPU's slot of a per-CPU `T`, and that CPU.
+///
+/// Handed out by [`PerCpuRef`] and [`PerCpu`] only, so the pairing can be
+/// trusted: per-CPU lists whose slot of CPU `c` may only be on CPU `c`'s
+/// list ([`super::list::CpuList`]) rely on it.
+///
+/// # Invariants
+///
+/// `slot` is the slot of `cpu` of a per-CPU allocation of `T`s, valid and
+/// pinned for `'a`.
+pub struct CpuSlot<'a, T> {
+    slot: &'a T,
+    cpu: PossibleCpu,
+}
+
+impl<T> Clone for CpuSlot<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for CpuSlot<'_, T> {}
+
+impl<'a, T> CpuSlot<'a, T> {
+    /// The slot at `slot`, of `cpu`.
+    ///
+    /// # Safety
+    ///
+    /// `slot` is the slot of `cpu` of a per-CPU allocation of `T`s, holding a
+    /// `T` that stays valid and pinned, and is only shared, for `'a`.
+    #[inline]
+    pub unsafe fn from_raw(slot: NonNull<T>, cpu: PossibleCpu) -> Self {
+        // INVARIANT: by the safety requirements.
+        Self {
+            // SAFETY: valid and only shared for `'a`, as required above.
+            slot: unsafe { slot.as_ref() },
+            cpu,
+        }
+    }
+
+    /// The CPU whose slot this is.
+    #[inline]
+    pub fn cpu(&self) -> PossibleCpu {
+        self.cpu
+    }
+
+    /// The slot, pinned.
+    #[inline]
+    pub fn get(&self) -> Pin<&'a T> {
+        // SAFETY: per-CPU memory never moves, and slots are dropped in place
+        // (type invariant).
+        unsafe { Pin::new_unchecked(self.slot) }
+    }
+}
+
+impl<T> Deref for CpuSlot<'_, T> {
+    type Target = T;
+
+    #[inline]
+    fn deref(&self) -> &T {
+        self.slot
+    }
+}
+
+/// A borrowed per-CPU `T`: a `T __percpu *` that something else owns.
+///
+/// C code owns most per-CPU objects (a scheduler's `sch->pcpu`, say); a
+/// [`PerCpu`] whose pointer was handed to C with [`PerCpu::into_raw`] is
+/// also seen through this type while C holds it.
+///
+/// # Invariants
+///
+/// `ptr` is a per-CPU pointer, and for every possible CPU
+/// `per_cpu_ptr(ptr, cpu)` points to an initialised, pinned `T` that stays
+/// valid, and is only shared (never mutably borrowed), for `'a`.
+pub struct PerCpuRef<'a, T> {
+    ptr: NonNull<T>,
+    _ref: PhantomData<&'a T>,
+}
+
+impl<T> Clone for PerCpuRef<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for PerCpuRef<'_, T> {}
+
+// SAFETY: A `PerCpuRef` hands out `&T` only, like `&T`.
+unsafe impl<T: Sync> Send for PerCpuRef<'_, T> {}
+
+// SAFETY: As for `Send`.
+unsafe impl<T: Sync> Sync for PerCpuRef<'_, T> {}
+
+impl<'a, T> PerCpuRef<'a, T> {
+    /// Borrows the per-CPU `T` at `ptr`.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` is a per-CPU pointer (as `alloc_percpu()` returns it, or the
+    /// address of a static per-CPU variable) whose slot of every possible CPU
+    /// holds an initialised `T` that stays valid and pinned, and is not
+    /// mutably borrowed, for `'a`.
+    #[inline]
+    pub unsafe fn from_raw(ptr: NonNull<T>) -> Self {
+        // INVARIANT: by the safety requirements.
+        Self {
+            ptr,
+            _ref: PhantomData,
+        }
+    }
+
+    /// The per-CPU pointer.
+    #[inline]
+    pub fn as_raw(self) -> *mut T {
+        self.ptr.as_ptr()
+    }
+
+    /// The slot of `cpu`.
+    #[inline]
+    pub fn get(self, cpu: PossibleCpu) -> CpuSlot<'a, T> {
+        // SAFETY: `per_cpu_ptr()` computes the address of a possible CPU's
+        // slot from a per-CPU pointer, which `ptr` is (type invariant).
+        let slot = unsafe { bindings::scx_rs_per_cpu_ptr(self.ptr.as_ptr().cast(), cpu.as_u32()) };
+        // INVARIANT: `slot` is `cpu`'s slot, valid and pinned for `'a`.
+        CpuSlot {
+            // SAFETY: By the type invariants a possible CPU's slot holds a
+            // `T` that is valid and only shared for `'a`.
+            slot: unsafe { &*slot.cast::<T>() },
+            cpu,
+        }
+    }
+
+    /// The current CPU's slot, for as long as the task is pinned to it.
+    #[inline]
+    pub fn this_cpu<'p>(self, pinned: &'p impl CpuPinned) -> CpuSlot<'p, T>
+    where
+        'a: 'p,
+    {
+        let cpu = PossibleCpu::current(pinned);
+        // SAFETY: `this_cpu_ptr()` requires that the task cannot migrate
+        // during the call, which `pinned` guarantees.
+        let slot = unsafe { bindings::scx_rs_this_cpu_ptr(self.ptr.as_ptr().cast()) };
+        // INVARIANT: `slot` is the slot of the current CPU, `cpu`, for as
+        // long as `pinned` is borrowed.
+        CpuSlot {
+            // SAFETY: The current CPU is possible, so by the type invariants
+            // its slot holds a `T` valid and only shared for `'a`.
+            slot: unsafe { &*slot.cast::<T>() },
+            cpu,
+        }
+    }
+
+    /// Every possible CPU's slot, in CPU order.
+    #[inline]
+    pub fn iter(self) -> impl Iterator<Item = CpuSlot<'a, T>> {
+        possible_cpus().map(move |cpu| self.get(cpu))
+    }
 }
 
 /// A dynamically allocated per-CPU `T`: one value for every possible CPU.
@@ -178,7 +469,7 @@ unsafe impl<T: Sync> Sync for PerCpu<T> {}
 
 impl<T> PerCpu<T> {
     /// Allocates a per-CPU `T` and moves `init(cpu)` into every possible CPU's slot.
-    pub fn new(flags: Flags, mut init: impl FnMut(CpuId) -> T) -> Result<Self, AllocError> {
+    pub fn new(flags: Flags, mut init: impl FnMut(PossibleCpu) -> T) -> Result<Self, AllocError> {
         Self::try_pin_init(flags, |cpu| super::init_value(init(cpu)))
     }
 
@@ -186,7 +477,7 @@ impl<T> PerCpu<T> {
     /// place with the initialiser `init(cpu)` returns.
     ///
     /// As [`PerCpu::try_pin_init`], with the error converted to [`Error`].
-    pub fn pin_init<I, E>(flags: Flags, mut init: impl FnMut(CpuId) -> I) -> Result<Self>
+    pub fn pin_init<I, E>(flags: Flags, mut init: impl FnMut(PossibleCpu) -> I) -> Result<Self>
     where
         I: PinInit<T, E>,
         Error: From<E>,
@@ -211,7 +502,10 @@ impl<T> PerCpu<T> {
     /// the error is [`AllocError`] (converted to `E`); if the initialiser of
     /// some CPU fails, the slots already initialised are dropped, the
     /// allocation is freed and that error is returned. Nothing leaks.
-    pub fn try_pin_init<I, E>(flags: Flags, mut init: impl FnMut(CpuId) -> I) -> Result<Self, E>
+    pub fn try_pin_init<I, E>(
+        flags: Flags,
+        mut init: impl FnMut(PossibleCpu) -> I,
+    ) -> Result<Self, E>
     where
         I: PinInit<T, E>,
         E: From<AllocError>,
@@ -253,39 +547,41 @@ impl<T> PerCpu<T> {
         })
     }
 
-    /// Returns the slot of `cpu`.
+    /// The borrowed view of the slots.
     #[inline]
-    pub fn get(&self, cpu: CpuId) -> Pin<&T> {
-        // SAFETY: By the type invariants the slot of every possible CPU, and
-        // `CpuId` is below `nr_cpu_ids`, holds an initialised `T` that stays
-        // pinned and alive while `self` is borrowed.
-        unsafe { Pin::new_unchecked(&*slot_ptr(self.ptr, cpu)) }
+    pub fn as_ref(&self) -> PerCpuRef<'_, T> {
+        // SAFETY: By the type invariants every possible CPU's slot holds an
+        // initialised, pinned `T`, dropped only when `self` is, and `self`
+        // hands out shared references only.
+        unsafe { PerCpuRef::from_raw(self.ptr) }
     }
 
-    /// Returns the current CPU's slot, for as long as the task is pinned to it.
+    /// The slot of `cpu`.
     #[inline]
-    pub fn this_cpu<'a>(&'a self, _pinned: &'a impl CpuPinned) -> Pin<&'a T> {
-        // SAFETY: `this_cpu_ptr()` requires that the task cannot migrate
-        // during the call, which `_pinned` guarantees.
-        let slot = unsafe { bindings::scx_rs_this_cpu_ptr(self.ptr.as_ptr().cast()) };
-        // SAFETY: The current CPU is online, hence possible, so by the type
-        // invariants its slot holds an initialised, pinned `T`, alive while
-        // `self` is borrowed.
-        unsafe { Pin::new_unchecked(&*slot.cast::<T>()) }
+    pub fn get(&self, cpu: PossibleCpu) -> CpuSlot<'_, T> {
+        self.as_ref().get(cpu)
     }
 
-    /// Returns an iterator over every possible CPU and its slot.
-    pub fn iter(&self) -> impl Iterator<Item = (CpuId, Pin<&T>)> + '_ {
-        possible_cpus().map(move |cpu| (cpu, self.get(cpu)))
+    /// The current CPU's slot, for as long as the task is pinned to it.
+    #[inline]
+    pub fn this_cpu<'a>(&'a self, pinned: &'a impl CpuPinned) -> CpuSlot<'a, T> {
+        self.as_ref().this_cpu(pinned)
+    }
+
+    /// Every possible CPU's slot, in CPU order.
+    #[inline]
+    pub fn iter(&self) -> impl Iterator<Item = CpuSlot<'_, T>> {
+        self.as_ref().iter()
     }
 
     /// Gives up ownership and returns the per-CPU pointer, as
     /// `alloc_percpu()` returned it, for C code to keep.
     ///
     /// The pointer is a per-CPU address: it is not dereferenceable itself,
-    /// only through `per_cpu_ptr()`. [`PerCpu::from_raw`] takes it back.
-    pub fn into_raw(self) -> *mut T {
-        let ptr = self.ptr.as_ptr();
+    /// only through `per_cpu_ptr()`. [`PerCpuRef::from_raw`] borrows it while
+    /// C holds it and [`PerCpu::from_raw`] takes it back.
+    pub fn into_raw(self) -> NonNull<T> {
+        let ptr = self.ptr;
         core::mem::forget(self);
         ptr
     }
@@ -295,14 +591,13 @@ impl<T> PerCpu<T> {
     /// # Safety
     ///
     /// `ptr` must have been returned by [`PerCpu::into_raw`] for a
-    /// `PerCpu<T>` and not taken back since, and every possible CPU's slot
-    /// must still hold a valid `T`.
-    pub unsafe fn from_raw(ptr: *mut T) -> Self {
-        // INVARIANT: by the safety requirements, `ptr` is the non-null
-        // allocation of a `PerCpu<T>` whose slots hold valid, pinned `T`s.
+    /// `PerCpu<T>` and not taken back since, every possible CPU's slot must
+    /// still hold a valid `T`, and no reference to a slot may remain.
+    pub unsafe fn from_raw(ptr: NonNull<T>) -> Self {
+        // INVARIANT: by the safety requirements, `ptr` is the allocation of a
+        // `PerCpu<T>` whose slots hold valid, pinned `T`s, owned again here.
         Self {
-            // SAFETY: `into_raw` returned the non-null pointer of a `PerCpu`.
-            ptr: unsafe { NonNull::new_unchecked(ptr) },
+            ptr,
             _owns: PhantomData,
         }
     }
@@ -323,9 +618,9 @@ impl<T> Drop for PerCpu<T> {
 
 /// The address of `cpu`'s slot of the per-CPU allocation `ptr`.
 #[inline]
-fn slot_ptr<T>(ptr: NonNull<T>, cpu: CpuId) -> *mut T {
+fn slot_ptr<T>(ptr: NonNull<T>, cpu: PossibleCpu) -> *mut T {
     // SAFETY: `per_cpu_ptr()` only computes an address from a per-CPU
-    // pointer and a CPU id below `nr_cpu_ids`, which `CpuId` guarantees.
+    // pointer and a possible CPU.
     unsafe { bindings::scx_rs_per_cpu_ptr(ptr.as_ptr().cast(), cpu.as_u32()) }.cast()
 }
 
@@ -338,8 +633,8 @@ fn alloc<T>(flags: Flags) -> Result<NonNull<T>, AllocError> {
     let size = core::mem::size_of::<T>().max(1);
     let align = core::mem::align_of::<T>();
     // SAFETY: `size` is non-zero and at most `PCPU_MIN_UNIT_SIZE`, `align`
-    // is a power of two no larger than a page (checked in `pin_init`), as
-    // `__alloc_percpu_gfp()` requires.
+    // is a power of two no larger than a page (checked in `try_pin_init`),
+    // as `__alloc_percpu_gfp()` requires.
     let ptr = unsafe { bindings::scx_rs_alloc_percpu(size, align, flags.as_raw()) };
     NonNull::new(ptr.cast()).ok_or(AllocError)
 }
@@ -385,22 +680,27 @@ pub struct PerCpuSlot<H, T> {
     data: T,
 }
 
-// SAFETY: A slot holds a `T` and a shared pointer to its owner, whose head
-// and slots it gives out as shared references.
-unsafe impl<H: Sync, T: Send + Sync> Send for PerCpuSlot<H, T> {}
+// SAFETY: A slot holds a `T` and a pointer through which only the owner's
+// head is reached, as `&H`.
+unsafe impl<H: Sync, T: Send> Send for PerCpuSlot<H, T> {}
 
-// SAFETY: As for `Send`: through `&PerCpuSlot` other threads reach only
-// `&T` and `&PerCpuOwner`, which is `Sync` under these bounds.
+// SAFETY: Through `&PerCpuSlot` other threads reach only `&T` and `&H`.
 unsafe impl<H: Sync, T: Sync> Sync for PerCpuSlot<H, T> {}
 
 impl<H, T> PerCpuSlot<H, T> {
-    /// The owner of this slot.
+    /// The head of the owner of this slot.
+    ///
+    /// Valid also while the slot is being dropped: the owner drops its slots
+    /// before its head.
     #[inline]
-    pub fn owner(&self) -> Pin<&PerCpuOwner<H, T>> {
-        // SAFETY: By the type invariant `owner` points to the pinned owner
-        // of this slot; the slot lives inside the owner's allocation, so the
-        // owner outlives every borrow of the slot.
-        unsafe { Pin::new_unchecked(self.owner.as_ref()) }
+    pub fn head(&self) -> Pin<&H> {
+        let owner = self.owner.as_ptr();
+        // SAFETY: By the type invariant `owner` points to the pinned owner of
+        // this slot, whose `head` lives until after every slot is dropped (it
+        // is declared after `pcpu`). Only the `head` field is borrowed, not
+        // the owner, part of which (`pcpu`) may be being dropped; `head` is
+        // structurally pinned.
+        unsafe { Pin::new_unchecked(&(*owner).head) }
     }
 
     /// The per-CPU data.
@@ -423,30 +723,45 @@ impl<H, T> core::ops::Deref for PerCpuSlot<H, T> {
 ///
 /// This is the shape of a sched_ext DSQ: the queue (head) owns per-CPU
 /// state, and each CPU's state, found from a per-CPU list, must lead back to
-/// its queue. The owner must be pinned (it is initialised in place); slots
-/// are initialised for every possible CPU with a back-pointer to it, and
-/// dropping the owner drops every slot and then the head.
+/// its queue. The owner is pinned (it is initialised in place and is
+/// `!Unpin`, as the slots point to it); slots are initialised for every
+/// possible CPU with a back-pointer to it, and dropping the owner drops
+/// every slot and then the head, so a slot's drop may still use the head.
 ///
 /// # Examples
 ///
 /// ```
-/// use kernel::{cpu::CpuId, sync::atomic::{Atomic, Relaxed}};
+/// use kernel::sync::atomic::{Atomic, Relaxed};
 /// use scx_rs::sync::percpu::PerCpuOwner;
 ///
 /// let q = KBox::pin_init(
-///     PerCpuOwner::new(GFP_KERNEL, 42u64, |_cpu: CpuId| Atomic::new(0u32)),
+///     PerCpuOwner::new(GFP_KERNEL, 42u64, |_cpu| Atomic::new(0u32)),
 ///     GFP_KERNEL,
 /// )?;
-/// for (_cpu, slot) in q.slots() {
-///     assert_eq!(*slot.owner().head(), 42);
+/// for slot in q.slots() {
+///     assert_eq!(*slot.head(), 42);
 /// }
+/// # Ok::<(), Error>(())
+/// ```
+///
+/// The slots point to the owner, so it cannot be moved out of its pin:
+///
+/// ```compile_fail,E0277
+/// use scx_rs::sync::percpu::PerCpuOwner;
+///
+/// let q = KBox::pin_init(PerCpuOwner::new(GFP_KERNEL, 1u8, |_| 0u8), GFP_KERNEL)?;
+/// let moved = *core::pin::Pin::into_inner(q);
 /// # Ok::<(), Error>(())
 /// ```
 #[pin_data]
 pub struct PerCpuOwner<H, T> {
+    // Declared before `head`: fields drop in declaration order, and a
+    // slot's drop may use the head.
+    pcpu: PerCpu<PerCpuSlot<H, T>>,
     #[pin]
     head: H,
-    pcpu: PerCpu<PerCpuSlot<H, T>>,
+    #[pin]
+    _pin: PhantomPinned,
 }
 
 impl<H, T> PerCpuOwner<H, T> {
@@ -454,7 +769,7 @@ impl<H, T> PerCpuOwner<H, T> {
     pub fn new(
         flags: Flags,
         head: H,
-        mut init: impl FnMut(CpuId) -> T,
+        mut init: impl FnMut(PossibleCpu) -> T,
     ) -> impl PinInit<Self, Error> {
         Self::pin_init(flags, super::init_value(head), move |cpu| {
             super::init_value(init(cpu))
@@ -466,12 +781,14 @@ impl<H, T> PerCpuOwner<H, T> {
     pub fn pin_init<I>(
         flags: Flags,
         head: impl PinInit<H, Error>,
-        init: impl FnMut(CpuId) -> I,
+        init: impl FnMut(PossibleCpu) -> I,
     ) -> impl PinInit<Self, Error>
     where
         I: PinInit<T, Error>,
     {
         let mut init = init;
+        // The head first: if the per-CPU data cannot be made, the head is
+        // dropped again.
         try_pin_init!(&this in Self {
             head <- head,
             pcpu: PerCpu::try_pin_init(flags, |cpu| {
@@ -483,6 +800,7 @@ impl<H, T> PerCpuOwner<H, T> {
                     data <- data,
                 }? Error)
             })?,
+            _pin: PhantomPinned,
         }? Error)
     }
 
@@ -495,18 +813,21 @@ impl<H, T> PerCpuOwner<H, T> {
 
     /// The slot of `cpu`.
     #[inline]
-    pub fn slot(&self, cpu: CpuId) -> Pin<&PerCpuSlot<H, T>> {
+    pub fn slot(&self, cpu: PossibleCpu) -> CpuSlot<'_, PerCpuSlot<H, T>> {
         self.pcpu.get(cpu)
     }
 
     /// The current CPU's slot.
     #[inline]
-    pub fn this_cpu_slot<'a>(&'a self, pinned: &'a impl CpuPinned) -> Pin<&'a PerCpuSlot<H, T>> {
+    pub fn this_cpu_slot<'a>(
+        &'a self,
+        pinned: &'a impl CpuPinned,
+    ) -> CpuSlot<'a, PerCpuSlot<H, T>> {
         self.pcpu.this_cpu(pinned)
     }
 
-    /// Every possible CPU and its slot.
-    pub fn slots(&self) -> impl Iterator<Item = (CpuId, Pin<&PerCpuSlot<H, T>>)> + '_ {
+    /// Every possible CPU's slot.
+    pub fn slots(&self) -> impl Iterator<Item = CpuSlot<'_, PerCpuSlot<H, T>>> {
         self.pcpu.iter()
     }
 }
@@ -520,7 +841,10 @@ mod tests {
         cpu_online,
         irq_work::{IrqWork, IrqWorkFn, IrqWorkKind},
     };
-    use kernel::sync::atomic::{Atomic, Relaxed};
+    use kernel::sync::{
+        atomic::{Atomic, Relaxed},
+        Arc,
+    };
 
     /// Counts its drops in a counter shared by a test.
     struct Counted<'a>(&'a Atomic<u32>);
@@ -538,9 +862,29 @@ mod tests {
         assert!(n >= 1);
         let mut last = None;
         for cpu in possible_cpus() {
-            assert!(last.is_none_or(|l: CpuId| l.as_u32() < cpu.as_u32()));
+            assert!(last.is_none_or(|l: PossibleCpu| l < cpu));
             last = Some(cpu);
         }
+    }
+
+    /// `PossibleCpu::new` accepts exactly the ids of `cpu_possible_mask`,
+    /// not every id below `nr_cpu_ids`.
+    #[test]
+    fn possible_cpu_checks_the_mask() {
+        let mut checked = 0;
+        for id in 0..u32::MAX {
+            let Some(cpu) = CpuId::from_u32(id) else {
+                break;
+            };
+            let listed = possible_cpus().any(|p| p.id() == cpu);
+            assert_eq!(PossibleCpu::new(cpu).is_some(), listed);
+            checked += 1;
+        }
+        assert!(checked >= num_possible_cpus());
+        assert!(PossibleCpu::from_i32(-1).is_none());
+        assert!(PossibleCpu::from_u32(checked).is_none());
+        let g = PreemptGuard::new();
+        assert_eq!(PossibleCpu::current(&g).id(), CpuId::current());
     }
 
     #[test]
@@ -593,10 +937,17 @@ mod tests {
         let raw = pcpu.into_raw();
         // Given up: nothing is dropped.
         assert_eq!(drops.load(Relaxed), 0);
-        // SAFETY: `raw` comes from `into_raw` and is taken back once.
+        // SAFETY: `raw` comes from `into_raw`; its slots are valid and only
+        // shared until `back` takes them back below.
+        let borrowed = unsafe { PerCpuRef::from_raw(raw) };
+        for slot in borrowed.iter() {
+            assert_eq!(slot.0, slot.cpu().as_u32());
+        }
+        // SAFETY: `raw` comes from `into_raw` and is taken back once; the
+        // borrowed view is not used any more.
         let back = unsafe { PerCpu::<(u32, Counted<'_>)>::from_raw(raw) };
-        for (cpu, v) in back.iter() {
-            assert_eq!(v.0, cpu.as_u32());
+        for slot in back.iter() {
+            assert_eq!(slot.0, slot.cpu().as_u32());
         }
         drop(back);
         assert_eq!(drops.load(Relaxed), num_possible_cpus());
@@ -615,109 +966,192 @@ mod tests {
     }
 
     #[test]
-    fn this_cpu_is_the_pinned_cpu() -> Result {
+    fn slots_know_their_cpu() -> Result {
         let pcpu = PerCpu::new(GFP_KERNEL, |cpu| cpu.as_u32())?;
-        for (cpu, v) in pcpu.iter() {
-            assert_eq!(*v, cpu.as_u32());
+        for slot in pcpu.iter() {
+            assert_eq!(*slot, slot.cpu().as_u32());
+            assert!(core::ptr::eq(&*slot, &*pcpu.get(slot.cpu())));
         }
         let g = PreemptGuard::new();
-        assert_eq!(*pcpu.this_cpu(&g), g.cpu().as_u32());
-        assert!(core::ptr::eq(&*pcpu.this_cpu(&g), &*pcpu.get(g.cpu())));
+        let here = pcpu.this_cpu(&g);
+        assert_eq!(here.cpu(), PossibleCpu::current(&g));
+        assert_eq!(*here, here.cpu().as_u32());
+        assert!(core::ptr::eq(&*here, &*pcpu.get(here.cpu())));
         Ok(())
     }
 
     /// Bumps the current CPU's counter from an irq_work.
-    struct Bumper<'a> {
-        counters: &'a PerCpu<Atomic<u64>>,
+    struct Bumper {
+        counters: Arc<PerCpu<Atomic<u64>>>,
         ran_on: Atomic<i32>,
     }
 
-    impl IrqWorkFn for Bumper<'_> {
+    impl IrqWorkFn for Bumper {
         fn run(work: Pin<&IrqWork<Self>>) {
             let g = PreemptGuard::new();
             work.counters.this_cpu(&g).add(1, Relaxed);
-            work.ran_on.store(g.cpu().as_u32() as i32, Relaxed);
+            work.ran_on
+                .store(PossibleCpu::current(&g).as_u32() as i32, Relaxed);
         }
     }
 
     #[test]
     fn slots_written_on_every_cpu() -> Result {
-        let counters = PerCpu::new(GFP_KERNEL, |_| Atomic::new(0u64))?;
+        let counters = Arc::new(PerCpu::new(GFP_KERNEL, |_| Atomic::new(0u64))?, GFP_KERNEL)?;
         let works = PerCpu::pin_init(GFP_KERNEL, |_| {
             IrqWork::new(
                 IrqWorkKind::Hard,
                 Bumper {
-                    counters: &counters,
+                    counters: counters.clone(),
                     ran_on: Atomic::new(-1),
                 },
             )
         })?;
         let mut online = 0;
-        for (cpu, w) in works.iter() {
-            if cpu_online(cpu) {
-                assert!(w.queue_on(cpu));
+        for w in works.iter() {
+            if cpu_online(w.cpu().id()) {
+                assert!(w.get().queue_on(w.cpu()));
                 online += 1;
             }
         }
-        for (_, w) in works.iter() {
+        for w in works.iter() {
             w.sync();
         }
-        for (cpu, w) in works.iter() {
-            let expect = u64::from(cpu_online(cpu));
-            assert_eq!(counters.get(cpu).load(Relaxed), expect);
+        for w in works.iter() {
+            let expect = u64::from(cpu_online(w.cpu().id()));
+            assert_eq!(counters.get(w.cpu()).load(Relaxed), expect);
             if expect == 1 {
-                assert_eq!(w.ran_on.load(Relaxed), cpu.as_u32() as i32);
+                assert_eq!(w.ran_on.load(Relaxed), w.cpu().as_u32() as i32);
             }
         }
-        let total: u64 = counters.iter().map(|(_, c)| c.load(Relaxed)).sum();
+        let total: u64 = counters.iter().map(|c| c.load(Relaxed)).sum();
         assert_eq!(total, online);
         Ok(())
     }
 
-    struct Head<'a> {
-        tag: u32,
-        _drop: Counted<'a>,
+    /// The order in which `Head`s and `Tail`s of a test were dropped.
+    struct DropLog {
+        next: Atomic<u32>,
+        head_at: Atomic<u32>,
+        /// The head's tag as each slot saw it in its drop (0: not dropped).
+        slot_saw: Atomic<u32>,
+        slots_after_head: Atomic<u32>,
     }
 
-    fn head(tag: u32, drops: &Atomic<u32>) -> Head<'_> {
-        Head {
-            tag,
-            _drop: Counted(drops),
+    impl DropLog {
+        const fn new() -> Self {
+            Self {
+                next: Atomic::new(0),
+                head_at: Atomic::new(u32::MAX),
+                slot_saw: Atomic::new(0),
+                slots_after_head: Atomic::new(0),
+            }
+        }
+    }
+
+    struct Head<'a> {
+        tag: u32,
+        log: &'a DropLog,
+    }
+
+    impl Drop for Head<'_> {
+        fn drop(&mut self) {
+            let at = self.log.next.fetch_add(1, Relaxed);
+            self.log.head_at.store(at, Relaxed);
+            // Poison: a slot dropped after this sees it.
+            self.tag = 0;
+        }
+    }
+
+    /// Slot data that records, when dropped, what it sees of its head.
+    struct Tail<'a> {
+        log: &'a DropLog,
+        /// The head, as `PerCpuSlot::head` gave it, once set.
+        seen_head: core::cell::Cell<*const Head<'a>>,
+    }
+
+    impl<'a> Tail<'a> {
+        fn new(log: &'a DropLog) -> Self {
+            Self {
+                log,
+                seen_head: core::cell::Cell::new(core::ptr::null()),
+            }
+        }
+    }
+
+    impl Drop for Tail<'_> {
+        fn drop(&mut self) {
+            self.log.next.fetch_add(1, Relaxed);
+            if self.log.head_at.load(Relaxed) != u32::MAX {
+                self.log.slots_after_head.add(1, Relaxed);
+            }
+            let head = self.seen_head.get();
+            if !head.is_null() {
+                // SAFETY: `head` is the head of the owner being dropped, which
+                // (the property tested) is still alive while its slots drop.
+                self.log.slot_saw.store(unsafe { (*head).tag }, Relaxed);
+            }
         }
     }
 
     #[test]
     fn owner_back_pointers() -> Result {
-        let drops = Atomic::new(0u32);
+        let log = DropLog::new();
         let owner = KBox::pin_init(
-            PerCpuOwner::new(GFP_KERNEL, head(7, &drops), |cpu| {
-                (cpu.as_u32(), Counted(&drops))
+            PerCpuOwner::new(GFP_KERNEL, Head { tag: 7, log: &log }, |cpu| {
+                (cpu.as_u32(), Tail::new(&log))
             }),
             GFP_KERNEL,
         )?;
-        for (cpu, slot) in owner.slots() {
-            assert!(core::ptr::eq(&*slot.owner(), &*owner));
-            assert_eq!(slot.owner().head().tag, 7);
-            assert_eq!(slot.0, cpu.as_u32());
+        for slot in owner.slots() {
+            assert_eq!(slot.head().tag, 7);
+            assert_eq!(slot.0, slot.cpu().as_u32());
         }
         {
             let g = PreemptGuard::new();
-            assert_eq!(owner.this_cpu_slot(&g).0, g.cpu().as_u32());
+            let here = owner.this_cpu_slot(&g);
+            assert_eq!(here.0, PossibleCpu::current(&g).as_u32());
+        }
+        assert_eq!(owner.as_ref().head().tag, 7);
+        drop(owner);
+        // Every slot, then the head.
+        assert_eq!(log.next.load(Relaxed), num_possible_cpus() + 1);
+        assert_eq!(log.head_at.load(Relaxed), num_possible_cpus());
+        assert_eq!(log.slots_after_head.load(Relaxed), 0);
+        Ok(())
+    }
+
+    /// A slot's drop reads the head through its back-pointer: the head must
+    /// still be alive, which it is only if the slots drop first.
+    #[test]
+    fn slots_drop_before_head() -> Result {
+        let log = DropLog::new();
+        let owner = KBox::pin_init(
+            PerCpuOwner::pin_init(
+                GFP_KERNEL,
+                crate::sync::init_value(Head { tag: 9, log: &log }),
+                |_cpu| crate::sync::init_value(Tail::new(&log)),
+            ),
+            GFP_KERNEL,
+        )?;
+        for slot in owner.slots() {
+            slot.seen_head.set(&*slot.head());
         }
         drop(owner);
-        assert_eq!(drops.load(Relaxed), num_possible_cpus() + 1);
+        assert_eq!(log.slot_saw.load(Relaxed), 9);
+        assert_eq!(log.head_at.load(Relaxed), num_possible_cpus());
         Ok(())
     }
 
     #[test]
     fn owner_alloc_failure_drops_head() {
-        let drops = Atomic::new(0u32);
+        let log = DropLog::new();
         fault::fail_after(0);
         let res = KBox::pin_init(
-            PerCpuOwner::new(GFP_KERNEL, head(1, &drops), |_| 0u8),
+            PerCpuOwner::new(GFP_KERNEL, Head { tag: 1, log: &log }, |_| 0u8),
             GFP_KERNEL,
         );
         assert!(res.is_err());
-        assert_eq!(drops.load(Relaxed), 1);
+        assert_eq!(log.head_at.load(Relaxed), 0);
     }
 }

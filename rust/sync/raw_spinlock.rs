@@ -7,9 +7,16 @@
 //!
 //! - [`RawSpinLock`] takes the lock with `raw_spin_lock()`; the caller is
 //!   responsible for the interrupt state, as in C.
-//! - [`RawSpinLockIrq`] takes it with `raw_spin_lock_irqsave()` and restores
-//!   the saved interrupt state on unlock, so it may be taken from any
-//!   context, with interrupts on or off, and nests correctly.
+//! - [`RawSpinLockIrq`] takes it with `raw_spin_lock_irq_disable()` and
+//!   releases it with `raw_spin_unlock_irq_enable()`: interrupts are
+//!   disabled through the refcounted `local_interrupt_disable()`, the same
+//!   count that the kernel crate's
+//!   [`LocalInterruptDisabled`](kernel::interrupt::LocalInterruptDisabled)
+//!   tokens and `SpinLockIrq` guards take part in. It may be taken from any
+//!   context, with interrupts on or off, and guards and tokens may be
+//!   dropped in any order: interrupts come back on only when the last of
+//!   them is gone. (`raw_spin_lock_irqsave()` would restore the state it
+//!   saved at its own unlock, whatever is still held.)
 //!
 //! A raw spinlock never sleeps, not even on `PREEMPT_RT`: it is the lock of
 //! the scheduler's own data (the runqueue lock is one). Critical sections
@@ -90,14 +97,32 @@ pub type RawSpinLock<T> = Lock<T, RawSpinLockBackend>;
 /// A [`Guard`] of a [`RawSpinLock`]; unlocks on drop.
 pub type RawSpinLockGuard<'a, T> = Guard<'a, T, RawSpinLockBackend>;
 
-/// A raw spinlock, taken with `raw_spin_lock_irqsave()`.
+/// A raw spinlock, taken with interrupts disabled (`raw_spin_lock_irq_disable()`).
 ///
-/// The guard holds the saved interrupt flags and restores them on unlock,
-/// so that taking the lock in a context where interrupts are already off
-/// leaves them off afterwards.
+/// Locking increments the local interrupt-disable count (disabling
+/// interrupts if it was zero), unlocking decrements it (enabling them again
+/// if it drops to zero), so a guard nests with other guards and
+/// [`LocalInterruptDisabled`] tokens in any order.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::interrupt::local_interrupt_disable;
+/// use scx_rs::sync::{irqs_disabled, new_raw_spinlock_irq, RawSpinLockIrq};
+///
+/// let lock = KBox::pin_init(new_raw_spinlock_irq!(0u32), GFP_KERNEL)?;
+/// let guard = lock.lock();
+/// let irqs_off = local_interrupt_disable();
+/// // The guard goes first; the token still holds interrupts off.
+/// drop(guard);
+/// assert!(irqs_disabled());
+/// drop(irqs_off);
+/// assert!(!irqs_disabled());
+/// # Ok::<(), Error>(())
+/// ```
 pub type RawSpinLockIrq<T> = Lock<T, RawSpinLockIrqBackend>;
 
-/// A [`Guard`] of a [`RawSpinLockIrq`]; unlocks and restores the interrupt state on drop.
+/// A [`Guard`] of a [`RawSpinLockIrq`]; unlocks and drops its interrupt-disable count on drop.
 pub type RawSpinLockIrqGuard<'a, T> = Guard<'a, T, RawSpinLockIrqBackend>;
 
 /// The [`Backend`] of [`RawSpinLock`].
@@ -168,11 +193,11 @@ unsafe impl Backend for RawSpinLockBackend {
 
 // SAFETY: `raw_spinlock_t` provides mutual exclusion between `lock` and
 // `unlock`. `relock` uses the default implementation, which calls `lock`,
-// the only locking method of this backend; the flags it saves replace the
-// ones that `unlock` restored.
+// the only locking method of this backend: one more interrupt-disable
+// count, as `unlock` dropped one.
 unsafe impl Backend for RawSpinLockIrqBackend {
     type State = bindings::raw_spinlock_t;
-    type GuardState = kernel::ffi::c_ulong;
+    type GuardState = ();
 
     #[inline]
     unsafe fn init(
@@ -187,23 +212,23 @@ unsafe impl Backend for RawSpinLockIrqBackend {
     #[inline]
     unsafe fn lock(ptr: *mut Self::State) -> Self::GuardState {
         // SAFETY: The caller guarantees that `ptr` points to an initialised lock.
-        unsafe { bindings::scx_rs_raw_spin_lock_irqsave(ptr) }
+        unsafe { bindings::scx_rs_raw_spin_lock_irq_disable(ptr) }
     }
 
     #[inline]
     unsafe fn try_lock(ptr: *mut Self::State) -> Option<Self::GuardState> {
-        let mut flags = 0;
-        // SAFETY: `ptr` points to an initialised lock and `flags` is a valid
-        // place for `raw_spin_trylock_irqsave()` to store the saved state.
-        let locked = unsafe { bindings::scx_rs_raw_spin_trylock_irqsave(ptr, &mut flags) };
-        (locked != 0).then_some(flags)
+        // SAFETY: `ptr` points to an initialised lock. On failure the
+        // interrupt-disable count is back where it was.
+        let locked = unsafe { bindings::scx_rs_raw_spin_trylock_irq_disable(ptr) };
+        (locked != 0).then_some(())
     }
 
     #[inline]
-    unsafe fn unlock(ptr: *mut Self::State, guard_state: &Self::GuardState) {
+    unsafe fn unlock(ptr: *mut Self::State, _guard_state: &Self::GuardState) {
         // SAFETY: The caller owns the lock, which was taken with
-        // `raw_spin_lock_irqsave()` returning `guard_state`.
-        unsafe { bindings::scx_rs_raw_spin_unlock_irqrestore(ptr, *guard_state) }
+        // `raw_spin_lock_irq_disable()` (or the trylock), so it holds one
+        // interrupt-disable count to drop.
+        unsafe { bindings::scx_rs_raw_spin_unlock_irq_enable(ptr) }
     }
 
     #[inline]
@@ -217,8 +242,9 @@ unsafe impl Backend for RawSpinLockIrqBackend {
 /// Locking a [`RawSpinLockIrq`] where interrupts are known to be off.
 ///
 /// This is `raw_spin_lock()` on a lock whose other users take it with
-/// `raw_spin_lock_irqsave()`: the common pattern for the runqueue lock in
-/// an irq_work callback or under another irq-disabling lock.
+/// interrupts disabled: the common pattern for a lock taken in an irq_work
+/// callback or under another irq-disabling lock. The token proves that
+/// interrupts stay off for as long as the guard lives.
 pub trait RawSpinLockIrqExt<T: ?Sized> {
     /// Acquires the lock without saving or changing the interrupt state.
     fn lock_with<'a>(&'a self, irqs_off: &'a LocalInterruptDisabled) -> RawSpinLockGuard<'a, T>;
@@ -257,7 +283,7 @@ fn as_plain<'a, T: ?Sized>(
 ) -> &'a RawSpinLock<T> {
     // SAFETY: The two `Lock` types have the same layout (see above), and with
     // interrupts off for all of `'a` (`_irqs_off`), `raw_spin_lock()` is a valid
-    // way to take a lock that others take with `raw_spin_lock_irqsave()`.
+    // way to take a lock that others take with interrupts disabled.
     unsafe { &*(core::ptr::from_ref(lock) as *const RawSpinLock<T>) }
 }
 
@@ -348,8 +374,44 @@ mod tests {
         Ok(())
     }
 
+    /// Guards and tokens dropped in any order: interrupts stay off while any
+    /// of them exists, and are on again once all are gone.
     #[test]
-    fn irqsave_restores_interrupt_state() -> Result {
+    fn irq_guards_and_tokens_nest_in_any_order() -> Result {
+        let t = two()?;
+        assert!(!irqs_disabled());
+
+        // Guard first, token second, guard dropped first.
+        let g = t.b.lock();
+        let irqs_off = local_interrupt_disable();
+        drop(g);
+        // With `raw_spin_lock_irqsave()` the guard restored "enabled" here.
+        assert!(irqs_disabled());
+        drop(irqs_off);
+        // ... and the token then restored "disabled".
+        assert!(!irqs_disabled());
+
+        // Token first, guard second, token dropped first.
+        let irqs_off = local_interrupt_disable();
+        let g = t.b.lock();
+        drop(irqs_off);
+        assert!(irqs_disabled());
+        drop(g);
+        assert!(!irqs_disabled());
+
+        // A successful try_lock takes a count too.
+        let g = t.b.try_lock();
+        assert!(g.is_some());
+        let irqs_off = local_interrupt_disable();
+        drop(g);
+        assert!(irqs_disabled());
+        drop(irqs_off);
+        assert!(!irqs_disabled());
+        Ok(())
+    }
+
+    #[test]
+    fn irq_lock_keeps_interrupt_state() -> Result {
         let t = two()?;
         assert!(!irqs_disabled());
         {

@@ -7,6 +7,10 @@
 //! - [`RcuBox<T>`] is an owned heap object whose drop is deferred past an
 //!   RCU grace period with `call_rcu()`: readers that found it under a
 //!   [`Guard`] may keep using it until they drop the guard;
+//! - [`RcuKBox<T>`] is the same for a `T` that embeds its own
+//!   `struct rcu_head` ([`HasRcuHead`]), as C objects freed with
+//!   `call_rcu()` do: it is how Rust frees, after a grace period, a
+//!   `kmalloc()`ed C object whose ownership C code hands over;
 //! - [`RcuPtr<T>`] is an RCU-protected pointer to an [`RcuBox<T>`]: it can
 //!   only be dereferenced with a [`Guard`], which bounds the reference, and
 //!   replacing it hands back the old box, whose drop is deferred;
@@ -15,8 +19,9 @@
 //!   irq_work, where it cannot deadlock against RCU's own wakeups;
 //! - [`synchronize_rcu`] and [`rcu_barrier`] are re-exported.
 //!
-//! A module that drops [`RcuBox`]es must call [`rcu_barrier`] in its exit
-//! path: the RCU callback that frees a box is code of the module.
+//! A module that drops [`RcuBox`]es or [`RcuKBox`]es must call
+//! [`rcu_barrier`] in its exit path: the RCU callback that frees a box is
+//! code of the module.
 //!
 //! The value in an [`RcuBox`] is never moved or handed out mutably (there
 //! is no `DerefMut` and no `into_inner`), because readers may hold shared
@@ -58,83 +63,132 @@ use kernel::{
 
 pub use kernel::sync::rcu::{rcu_barrier, read_lock, synchronize_rcu, Guard};
 
-/// The allocation behind an [`RcuBox`]: the callback head first, then the value.
-#[repr(C)]
-#[pin_data]
-struct RcuInner<T> {
-    head: Opaque<bindings::callback_head>,
-    #[pin]
-    value: T,
+/// A `struct rcu_head` (`struct callback_head`) embedded in a value that an
+/// [`RcuKBox`] frees, and used by nothing else.
+///
+/// It is `Send` and `Sync`, unlike the raw C structure, so that it does not
+/// keep the value that embeds it from being sent to the CPU where the RCU
+/// callback drops it: no reference to it is ever used but by `call_rcu()`,
+/// when the value is given up.
+#[repr(transparent)]
+pub struct RcuHead(Opaque<bindings::callback_head>);
+
+// SAFETY: the head is only written by `RcuKBox` when it gives up the value,
+// through a raw pointer, and then by RCU; shared references never reach it.
+unsafe impl Send for RcuHead {}
+// SAFETY: as above.
+unsafe impl Sync for RcuHead {}
+
+impl RcuHead {
+    /// An unused head.
+    pub const fn new() -> Self {
+        Self(Opaque::uninit())
+    }
 }
 
-/// An owned heap `T` whose drop is deferred past an RCU grace period.
+impl Default for RcuHead {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A type whose values carry the `struct rcu_head` that frees them.
 ///
-/// Dropping an `RcuBox` calls `call_rcu()`; after a grace period the RCU
-/// callback drops the `T` and frees the memory. `call_rcu()` may be called
-/// from any context, but not while holding locks that RCU's wakeups take
-/// (the runqueue lock): use [`RcuBox::drop_deferred`] there. The `T` is
-/// dropped in softirq context (or in an rcuo kthread), possibly on another
-/// CPU, hence `T: Send + 'static`; its drop must not sleep.
+/// C objects freed after a grace period embed a `struct rcu_head` for
+/// `call_rcu()`; [`RcuKBox`] uses it to free a boxed value the same way,
+/// without a separate allocation.
+///
+/// # Safety
+///
+/// Every `Self` has a `struct callback_head` at byte offset `RCU_HEAD`, in
+/// an `UnsafeCell` (an [`Opaque`], or C data wrapped in one), that nothing
+/// uses but the `call_rcu()` of an [`RcuKBox`] dropping the value.
+pub unsafe trait HasRcuHead {
+    /// The byte offset of the `struct rcu_head` in `Self`.
+    const RCU_HEAD: usize;
+}
+
+/// An owned, boxed `T` whose drop is deferred past an RCU grace period,
+/// through the `struct rcu_head` inside the `T`.
+///
+/// Dropping an `RcuKBox` calls `call_rcu()`; after a grace period the RCU
+/// callback drops the `T` and frees the memory (`kfree()`). `call_rcu()`
+/// may be called from any context, but not while holding locks that RCU's
+/// wakeups take (the runqueue lock): use [`RcuKBox::drop_deferred`] there.
+/// The `T` is dropped in softirq context (or in an rcuo kthread), possibly
+/// on another CPU, hence `T: Send + 'static`; its drop must not sleep.
+///
+/// The value is never moved or handed out mutably, as readers may hold
+/// shared references to it until a grace period has passed.
+///
+/// # Examples
+///
+/// ```
+/// use core::mem::offset_of;
+/// use scx_rs::sync::rcu::{self, HasRcuHead, RcuHead, RcuKBox};
+///
+/// #[repr(C)]
+/// #[pin_data]
+/// struct Node {
+///     key: u64,
+///     rcu: RcuHead,
+/// }
+///
+/// // SAFETY: `rcu` is an `RcuHead`, which nothing but `RcuKBox` uses.
+/// unsafe impl HasRcuHead for Node {
+///     const RCU_HEAD: usize = offset_of!(Node, rcu);
+/// }
+///
+/// let node = KBox::pin_init(pin_init!(Node { key: 7, rcu: RcuHead::new() }), GFP_KERNEL)?;
+/// let node = RcuKBox::new(node);
+/// assert_eq!(node.key, 7);
+/// drop(node); // freed after a grace period
+/// rcu::rcu_barrier();
+/// # Ok::<(), Error>(())
+/// ```
 ///
 /// # Invariants
 ///
-/// `ptr` points to an initialised `RcuInner<T>` allocated with [`KBox`] and
-/// owned by this box; its value is pinned.
-pub struct RcuBox<T: Send + 'static> {
-    ptr: NonNull<RcuInner<T>>,
+/// `ptr` points to an initialised, pinned `T` in memory allocated with
+/// [`KBox`] (`kmalloc()`), owned by this value.
+pub struct RcuKBox<T: HasRcuHead + Send + 'static> {
+    ptr: NonNull<T>,
     _owns: PhantomData<T>,
 }
 
 // SAFETY: The box owns its `T`; sending the box sends the `T`.
-unsafe impl<T: Send + 'static> Send for RcuBox<T> {}
+unsafe impl<T: HasRcuHead + Send + 'static> Send for RcuKBox<T> {}
 
-// SAFETY: `&RcuBox<T>` gives out only `&T`.
-unsafe impl<T: Send + Sync + 'static> Sync for RcuBox<T> {}
+// SAFETY: `&RcuKBox<T>` gives out only `&T`.
+unsafe impl<T: HasRcuHead + Send + Sync + 'static> Sync for RcuKBox<T> {}
 
-impl<T: Send + 'static> RcuBox<T> {
-    /// Allocates a box holding `value`.
-    pub fn new(value: T, flags: Flags) -> Result<Self, AllocError> {
-        Self::try_pin_init(super::init_value(value), flags)
-    }
-
-    /// Allocates a box and initialises its value in place; errors become [`Error`].
-    pub fn pin_init<E>(init: impl PinInit<T, E>, flags: Flags) -> Result<Self>
-    where
-        Error: From<E>,
-    {
-        let boxed = KBox::pin_init(
-            pin_init!(RcuInner {
-                head: Opaque::uninit(),
-                value <- init,
-            }? E),
-            flags,
-        )?;
-        Ok(Self::from_pinned_box(boxed))
-    }
-
-    /// Allocates a box and initialises its value in place.
-    pub fn try_pin_init<E: From<AllocError>>(
-        init: impl PinInit<T, E>,
-        flags: Flags,
-    ) -> Result<Self, E> {
-        let boxed = KBox::try_pin_init(
-            pin_init!(RcuInner {
-                head: Opaque::uninit(),
-                value <- init,
-            }? E),
-            flags,
-        )?;
-        Ok(Self::from_pinned_box(boxed))
-    }
-
-    fn from_pinned_box(boxed: Pin<KBox<RcuInner<T>>>) -> Self {
+impl<T: HasRcuHead + Send + 'static> RcuKBox<T> {
+    /// Takes over a pinned box.
+    pub fn new(boxed: Pin<KBox<T>>) -> Self {
         // SAFETY: The allocation is only ever freed through `free_rcu`,
         // which drops it in place as the `KBox` it is: it is not moved.
         let raw = KBox::into_raw(unsafe { Pin::into_inner_unchecked(boxed) });
-        // INVARIANT: `raw` is an initialised `RcuInner<T>` from `KBox`.
+        // INVARIANT: `raw` is an initialised, pinned `T` from `KBox`.
         Self {
             // SAFETY: `KBox::into_raw` never returns null.
             ptr: unsafe { NonNull::new_unchecked(raw) },
+            _owns: PhantomData,
+        }
+    }
+
+    /// Takes over the `T` at `ptr`, which C code allocated and gives up.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` points to an initialised `T` in memory allocated with
+    /// `kmalloc()` (or [`KBox`]) for at least the size and alignment of `T`;
+    /// its ownership passes to the returned box, and from now on nothing
+    /// uses it except readers that found it before (under RCU, which the
+    /// deferred drop waits for) and the returned box.
+    pub unsafe fn from_raw(ptr: NonNull<T>) -> Self {
+        // INVARIANT: by the safety requirements.
+        Self {
+            ptr,
             _owns: PhantomData,
         }
     }
@@ -167,28 +221,146 @@ impl<T: Send + 'static> RcuBox<T> {
     }
 
     /// The callback head of `ptr`, with `func` set to [`Self::free_rcu`].
-    fn head_of(ptr: NonNull<RcuInner<T>>) -> NonNull<bindings::callback_head> {
-        // `head` is the first field of the `#[repr(C)]` `RcuInner<T>`, and
-        // `Opaque<U>` has the layout of `U`.
-        let head = ptr.cast::<bindings::callback_head>();
-        // SAFETY: `head` is valid for writes: the allocation is alive and
-        // its owner is giving it up. `func` is read back by
+    fn head_of(ptr: NonNull<T>) -> NonNull<bindings::callback_head> {
+        // SAFETY: `T::RCU_HEAD` is the offset of the callback head inside
+        // the `T` (`HasRcuHead`); only an address is computed.
+        let head = unsafe { ptr.byte_add(T::RCU_HEAD) }.cast::<bindings::callback_head>();
+        // SAFETY: `head` is valid for writes: the allocation is alive, the
+        // head is in an `UnsafeCell` and used by nothing else (`HasRcuHead`),
+        // and its owner is giving it up. `func` is read back by
         // `RcuDropQueue::flush` or passed to `call_rcu()`.
         unsafe { (*head.as_ptr()).func = Some(Self::free_rcu) };
         head
     }
 
-    /// The RCU callback that frees an `RcuInner<T>`.
+    /// The RCU callback that drops and frees a `T`.
     ///
     /// # Safety
     ///
-    /// `head` must be the callback head of an `RcuInner<T>` given up by
-    /// [`RcuBox::into_head`], after a grace period; it is freed here.
+    /// `head` must be the callback head of a `T` given up by
+    /// [`RcuKBox::into_head`], after a grace period; it is freed here.
     unsafe extern "C" fn free_rcu(head: *mut bindings::callback_head) {
-        // SAFETY: Per the requirements, `head` is the address (first field) of
-        // a given-up `KBox<RcuInner<T>>`, and a grace period has passed since it
-        // was unpublished, so no reader can still reference it.
-        drop(unsafe { KBox::from_raw(head.cast::<RcuInner<T>>()) });
+        // SAFETY: Per the requirements, `head` is at `T::RCU_HEAD` in a
+        // given-up `KBox<T>` allocation, and a grace period has passed since
+        // it was unpublished, so no reader can still reference it.
+        drop(unsafe { KBox::from_raw(head.byte_sub(T::RCU_HEAD).cast::<T>()) });
+    }
+}
+
+impl<T: HasRcuHead + Send + 'static> core::ops::Deref for RcuKBox<T> {
+    type Target = T;
+
+    #[inline]
+    fn deref(&self) -> &T {
+        // SAFETY: By the type invariants `ptr` is valid while `self` is.
+        unsafe { self.ptr.as_ref() }
+    }
+}
+
+impl<T: HasRcuHead + Send + 'static> Drop for RcuKBox<T> {
+    fn drop(&mut self) {
+        let head = Self::head_of(self.ptr);
+        // SAFETY: `head` is the callback head of the allocation this box
+        // owns and is giving up, not queued anywhere; `free_rcu` frees it
+        // after a grace period, as `call_rcu()` requires of the callback.
+        unsafe { bindings::call_rcu(head.as_ptr(), Some(Self::free_rcu)) };
+    }
+}
+
+/// The allocation behind an [`RcuBox`]: the callback head, then the value.
+#[repr(C)]
+#[pin_data]
+struct RcuInner<T> {
+    head: Opaque<bindings::callback_head>,
+    #[pin]
+    value: T,
+}
+
+// SAFETY: `head` is an `Opaque<callback_head>` at offset 0 (`#[repr(C)]`,
+// first field), used only by `RcuKBox`'s drop.
+unsafe impl<T> HasRcuHead for RcuInner<T> {
+    const RCU_HEAD: usize = 0;
+}
+
+// SAFETY: `head` is used only by the `call_rcu()` of the box that owns the
+// value; sending or sharing `RcuInner` sends or shares the `T`.
+unsafe impl<T: Send> Send for RcuInner<T> {}
+
+// SAFETY: As for `Send`; `&RcuInner<T>` gives out only `&T`.
+unsafe impl<T: Sync> Sync for RcuInner<T> {}
+
+/// An owned heap `T` whose drop is deferred past an RCU grace period.
+///
+/// Dropping an `RcuBox` calls `call_rcu()`; after a grace period the RCU
+/// callback drops the `T` and frees the memory. `call_rcu()` may be called
+/// from any context, but not while holding locks that RCU's wakeups take
+/// (the runqueue lock): use [`RcuBox::drop_deferred`] there. The `T` is
+/// dropped in softirq context (or in an rcuo kthread), possibly on another
+/// CPU, hence `T: Send + 'static`; its drop must not sleep.
+///
+/// It is an [`RcuKBox`] of the value with a callback head in front of it.
+pub struct RcuBox<T: Send + 'static>(RcuKBox<RcuInner<T>>);
+
+impl<T: Send + 'static> RcuBox<T> {
+    /// Allocates a box holding `value`.
+    pub fn new(value: T, flags: Flags) -> Result<Self, AllocError> {
+        Self::try_pin_init(super::init_value(value), flags)
+    }
+
+    /// Allocates a box and initialises its value in place; errors become [`Error`].
+    pub fn pin_init<E>(init: impl PinInit<T, E>, flags: Flags) -> Result<Self>
+    where
+        Error: From<E>,
+    {
+        let boxed = KBox::pin_init(
+            pin_init!(RcuInner {
+                head: Opaque::uninit(),
+                value <- init,
+            }? E),
+            flags,
+        )?;
+        Ok(Self(RcuKBox::new(boxed)))
+    }
+
+    /// Allocates a box and initialises its value in place.
+    pub fn try_pin_init<E: From<AllocError>>(
+        init: impl PinInit<T, E>,
+        flags: Flags,
+    ) -> Result<Self, E> {
+        let boxed = KBox::try_pin_init(
+            pin_init!(RcuInner {
+                head: Opaque::uninit(),
+                value <- init,
+            }? E),
+            flags,
+        )?;
+        Ok(Self(RcuKBox::new(boxed)))
+    }
+
+    /// The value, pinned.
+    #[inline]
+    pub fn as_pin(&self) -> Pin<&T> {
+        // SAFETY: `value` is structurally pinned in the pinned `RcuInner`.
+        unsafe { self.0.as_pin().map_unchecked(|i| &i.value) }
+    }
+
+    /// Drops the box through `queue`; see [`RcuKBox::drop_deferred`].
+    pub fn drop_deferred(self, queue: Pin<&IrqWork<RcuDropQueue>>) {
+        self.0.drop_deferred(queue)
+    }
+
+    fn into_raw(self) -> NonNull<RcuInner<T>> {
+        let ptr = self.0.ptr;
+        core::mem::forget(self);
+        ptr
+    }
+
+    /// # Safety
+    ///
+    /// `ptr` comes from [`RcuBox::into_raw`] and is taken back once.
+    unsafe fn from_raw(ptr: NonNull<RcuInner<T>>) -> Self {
+        // SAFETY: `into_raw` gave up the `RcuKBox`'s allocation.
+        Self(unsafe { RcuKBox::from_raw(ptr) })
     }
 }
 
@@ -197,18 +369,7 @@ impl<T: Send + 'static> core::ops::Deref for RcuBox<T> {
 
     #[inline]
     fn deref(&self) -> &T {
-        // SAFETY: By the type invariants `ptr` is valid while `self` is.
-        unsafe { &self.ptr.as_ref().value }
-    }
-}
-
-impl<T: Send + 'static> Drop for RcuBox<T> {
-    fn drop(&mut self) {
-        let head = Self::head_of(self.ptr);
-        // SAFETY: `head` is the callback head of the allocation this box
-        // owns and is giving up, not queued anywhere; `free_rcu` frees it after a grace
-        // period, as `call_rcu()` requires of the callback it is given.
-        unsafe { bindings::call_rcu(head.as_ptr(), Some(Self::free_rcu)) };
+        &self.0.value
     }
 }
 
@@ -257,14 +418,7 @@ impl<T: Send + Sync + 'static> RcuPtr<T> {
     }
 
     fn into_raw(value: Option<RcuBox<T>>) -> *mut RcuInner<T> {
-        match value {
-            Some(b) => {
-                let ptr = b.ptr.as_ptr();
-                core::mem::forget(b);
-                ptr
-            }
-            None => core::ptr::null_mut(),
-        }
+        value.map_or(core::ptr::null_mut(), |b| b.into_raw().as_ptr())
     }
 
     /// Reads the pointer under RCU (`rcu_dereference()`).
@@ -293,10 +447,10 @@ impl<T: Send + Sync + 'static> RcuPtr<T> {
         // value's contents visible to the caller who now owns it.
         let old = self.ptr.xchg(new, kernel::sync::atomic::Full);
         // INVARIANT: the old pointer's ownership moves to the returned box.
-        NonNull::new(old).map(|ptr| RcuBox {
-            ptr,
-            _owns: PhantomData,
-        })
+        // SAFETY: a non-null pointer held by `self` came from
+        // `RcuBox::into_raw` (type invariant) and is taken back once: `xchg`
+        // removed it.
+        NonNull::new(old).map(|ptr| unsafe { RcuBox::from_raw(ptr) })
     }
 
     /// Whether the pointer is null; a hint only, as it may change at once.
@@ -326,7 +480,7 @@ impl<T: Send + Sync + 'static> Drop for RcuPtr<T> {
 /// # Invariants
 ///
 /// `head` is null or the first of a null-terminated list of callback heads
-/// given up by [`RcuBox::into_head`], each with its `func` set.
+/// given up by [`RcuKBox::into_head`], each with its `func` set.
 pub struct RcuDropQueue {
     head: Atomic<*mut bindings::callback_head>,
 }
@@ -497,6 +651,59 @@ mod tests {
         let empty = RcuPtr::<Tracked>::null();
         assert!(empty.is_null());
         assert!(empty.dereference(&read_lock()).is_none());
+        Ok(())
+    }
+
+    static C_DROPS: Atomic<u32> = Atomic::new(0);
+
+    /// A C-layout object with its own RCU head, as C code allocates them.
+    #[repr(C)]
+    struct CObject {
+        key: u64,
+        rcu: RcuHead,
+    }
+
+    // SAFETY: `rcu` is an `RcuHead`, which nothing but `RcuKBox` uses.
+    unsafe impl HasRcuHead for CObject {
+        const RCU_HEAD: usize = core::mem::offset_of!(CObject, rcu);
+    }
+
+    impl Drop for CObject {
+        fn drop(&mut self) {
+            C_DROPS.add(1, Relaxed);
+        }
+    }
+
+    /// An object allocated elsewhere (here with `KBox`, as C would with
+    /// `kmalloc()`) is handed over as a raw pointer, and dropped and freed
+    /// through its own RCU head only after a grace period.
+    #[test]
+    fn handed_over_object_freed_after_grace_period() -> Result {
+        let before = C_DROPS.load(Relaxed);
+        let raw = KBox::into_raw(KBox::new(
+            CObject {
+                key: 11,
+                rcu: RcuHead::new(),
+            },
+            GFP_KERNEL,
+        )?);
+        // SAFETY: `raw` is a `kmalloc()`ed, initialised `CObject` whose
+        // ownership passes to the box.
+        let obj = unsafe { RcuKBox::from_raw(NonNull::new_unchecked(raw)) };
+        let guard = read_lock();
+        // A reader that found the object before it was given up.
+        let key: *const u64 = &obj.key;
+        drop(obj);
+        for _ in 0..1_000_000 {
+            core::hint::spin_loop();
+        }
+        // SAFETY: the object is freed only after a grace period, which
+        // cannot end while `guard` is held.
+        assert_eq!(unsafe { *key }, 11);
+        assert_eq!(C_DROPS.load(Relaxed), before);
+        drop(guard);
+        rcu_barrier();
+        assert_eq!(C_DROPS.load(Relaxed), before + 1);
         Ok(())
     }
 
