@@ -72,12 +72,40 @@ APPEND+=" rcupdate.rcu_cpu_stall_suppress_at_boot=1 scxrs_mods=$MODS"
 APPEND+=" ${SCX_RS_GUEST_APPEND:-}"
 log "guest: $CPUS vCPUs (TCG), modules: $MODS, timeout ${TIMEOUT}s"
 rc=0
-in_root "timeout --foreground -k 10 $TIMEOUT qemu-system-x86_64 \
+# A boot that never reaches the guest's init is retried once: under TCG a
+# boot has been seen to stop for good at about 1 s of guest time, before
+# any module is loaded (so before anything of scx_rs runs). A boot reaches
+# init in well under a minute; SCX_RS_GUEST_BOOT_TIMEOUT bounds the wait.
+BOOT_TIMEOUT=${SCX_RS_GUEST_BOOT_TIMEOUT:-240}
+KERNEL=/cache/${OUT#"$SCX_CACHE"/}/arch/x86/boot/bzImage
+boot() {
+	in_root "exec timeout --foreground -k 10 $TIMEOUT qemu-system-x86_64 \
 	-accel tcg,thread=multi -cpu max -smp $CPUS -m 2G \
 	-nodefaults -display none -serial stdio -no-reboot \
-	-kernel /cache/${OUT#"$SCX_CACHE"/}/arch/x86/boot/bzImage \
+	-kernel $KERNEL \
 	-initrd /cache/${GUEST#"$SCX_CACHE"/}/initramfs.cpio \
-	-append '$APPEND'" </dev/null >"$LOG" 2>&1 || rc=$?
+	-append '$APPEND'" </dev/null >"$LOG" 2>&1
+}
+
+rc=0
+boot &
+pid=$!
+waited=0
+while kill -0 "$pid" 2>/dev/null && ! grep -q 'scx_rs-guest: up' "$LOG" &&
+	[ "$waited" -lt "$BOOT_TIMEOUT" ]; do
+	sleep 2
+	waited=$((waited + 2))
+done
+if kill -0 "$pid" 2>/dev/null && ! grep -q 'scx_rs-guest: up' "$LOG"; then
+	log "guest: no init after ${BOOT_TIMEOUT}s, boot stuck at: $(tail -n 1 "$LOG")"
+	pkill -f "qemu-system-x86_64 .*-kernel $KERNEL" || true
+	wait "$pid" || true
+	cp "$LOG" "$LOG.stuck"
+	log "guest: booting again (the stuck console is in $LOG.stuck)"
+	boot || rc=$?
+else
+	wait "$pid" || rc=$?
+fi
 if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
 	echo "scx_rs-host: guest killed after ${TIMEOUT}s (did not power off)" >>"$LOG"
 fi

@@ -125,20 +125,6 @@ impl Dsq {
         }? Error)
     }
 
-    /// Borrows the DSQ at `ptr`.
-    ///
-    /// # Safety
-    ///
-    /// `ptr` points to a DSQ initialised by [`Dsq::new`] and not exited,
-    /// which stays so for `'a`.
-    #[inline]
-    pub(crate) unsafe fn from_raw<'a>(ptr: NonNull<scx_dispatch_q>) -> &'a Self {
-        // INVARIANT: by the safety requirements.
-        // SAFETY: `Dsq` is a transparent wrapper of `struct scx_dispatch_q`,
-        // valid for `'a`.
-        unsafe { ptr.cast::<Self>().as_ref() }
-    }
-
     /// `exit_dsq()`: frees the per-CPU data of a DSQ sched_ext owns and no
     /// longer uses.
     ///

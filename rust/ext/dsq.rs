@@ -163,7 +163,7 @@ mod tests {
         // until the exit below.
         unsafe { pin_init::raw_try_init(ptr.as_ptr().cast::<Dsq>(), Dsq::new(11, None)) }?;
         // SAFETY: initialised above, not exited.
-        assert_eq!(unsafe { Dsq::from_raw(ptr) }.id(), 11);
+        assert_eq!(unsafe { (*ptr.as_ptr()).id }, 11);
         assert_eq!(live_dsqs(), live + 1);
         // SAFETY: initialised, and nothing uses it any more.
         unsafe { Dsq::exit(ptr) };

@@ -21,7 +21,7 @@ use crate::{
         dispatch_q::{DestroyedDsqs, Dsq},
         dsq, kick,
         rq::KickIrqWork,
-        sched::{BpfProgAux, Sched, SubDispatch},
+        sched::{Sched, SubDispatch},
         sub,
     },
     sync::percpu::PossibleCpu,
@@ -187,12 +187,11 @@ unsafe extern "C" fn scx_rs_kick_cpus(_this_rq: *mut rq) {
 /// allowed only in `ops.dispatch()`.
 unsafe extern "C" fn scx_rs_sub_dispatch(cgroup_id: u64, aux: *const bpf_prog_aux) -> bool {
     STATS.sub_dispatch.add(1, Relaxed);
-    // SAFETY: `aux` is the calling program's, valid for the call, as
-    // `BpfProgAux::from_raw` requires; this is the body of
-    // `scx_bpf_sub_dispatch()` called by that program from an sched_ext
-    // operation, and `ctx` is dropped before it returns, as
-    // `SubDispatch::new` requires.
-    let ctx = unsafe { SubDispatch::new(BpfProgAux::from_raw(aux)) };
+    // SAFETY: this is the body of `scx_bpf_sub_dispatch()` called from an
+    // sched_ext operation with the calling program's `aux`, valid for the
+    // call, and `ctx` is dropped before it returns, as `SubDispatch::new`
+    // requires.
+    let ctx = unsafe { SubDispatch::new(aux) };
     let Some(ctx) = ctx else {
         return false;
     };

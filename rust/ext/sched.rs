@@ -277,8 +277,8 @@ impl SchedPcpu {
 
 /// The BPF program calling a kfunc, its `struct bpf_prog_aux`.
 ///
-/// Only the FFI entry points make one, from the implicit argument that the
-/// verifier passes to a kfunc: `scx_prog_sched()` trusts it. Safe code
+/// Only [`SubDispatch::new`] makes one, from the implicit argument that
+/// the verifier passes to the kfunc: `scx_prog_sched()` trusts it. Safe code
 /// cannot make one out of memory of its own:
 ///
 /// ```compile_fail,E0423
@@ -296,17 +296,6 @@ impl SchedPcpu {
 pub struct BpfProgAux(Opaque<bindings::bpf_prog_aux>);
 
 impl BpfProgAux {
-    /// # Safety
-    ///
-    /// `ptr` is the `bpf_prog_aux` of a loaded BPF program, such as the
-    /// implicit argument of a kfunc, valid for `'a`.
-    #[inline]
-    pub(crate) unsafe fn from_raw<'a>(ptr: *const bindings::bpf_prog_aux) -> &'a Self {
-        // INVARIANT: by the safety requirements.
-        // SAFETY: valid for `'a`; `BpfProgAux` is a transparent wrapper.
-        unsafe { &*ptr.cast::<Self>() }
-    }
-
     /// The scheduler the program belongs to (`scx_prog_sched()`), `None` if
     /// none or if it is dead; alive while `rcu` is held.
     #[inline]
@@ -330,10 +319,10 @@ impl BpfProgAux {
 /// would not be locked for the caller:
 ///
 /// ```compile_fail,E0133
-/// use scx_rs::ext::sched::{BpfProgAux, SubDispatch};
+/// use scx_rs::ext::sched::SubDispatch;
 ///
-/// fn mint(prog: &BpfProgAux) -> bool {
-///     SubDispatch::new(prog).is_some()
+/// fn mint() -> bool {
+///     SubDispatch::new(core::ptr::null()).is_some()
 /// }
 /// ```
 ///
@@ -349,21 +338,29 @@ pub struct SubDispatch<'a> {
 }
 
 impl<'a> SubDispatch<'a> {
-    /// The context of the current `scx_bpf_sub_dispatch()` call of `prog`;
-    /// `None` if no runqueue is locked.
+    /// The context of the current `scx_bpf_sub_dispatch()` call of the BPF
+    /// program whose `bpf_prog_aux` is `aux`; `None` if no runqueue is
+    /// locked.
     ///
     /// # Safety
     ///
-    /// The caller is the body of `scx_bpf_sub_dispatch()` called by `prog`,
-    /// whose implicit argument it is, from an sched_ext operation, and `'a`
-    /// ends before it returns.
+    /// The caller is the body of `scx_bpf_sub_dispatch()` called from an
+    /// sched_ext operation, `aux` is its implicit argument (the calling
+    /// program's, valid for the call), and `'a` ends before it returns.
     #[inline]
-    pub(crate) unsafe fn new(prog: &'a BpfProgAux) -> Option<Self> {
-        // SAFETY: kfuncs run with preemption disabled (BPF programs are
-        // non-preemptible), as `scx_locked_rq()` requires; the runqueue it
-        // returns is a possible CPU's, as `Rq::from_raw` requires.
-        let rq =
-            unsafe { NonNull::new(bindings::scx_impl_locked_rq()).map(|rq| Rq::from_raw(rq)) }?;
+    pub(crate) unsafe fn new(aux: *const bindings::bpf_prog_aux) -> Option<Self> {
+        // INVARIANT: `prog` is the calling program's aux, valid for `'a`.
+        // SAFETY: `aux` is valid for `'a` (safety requirements) and
+        // `BpfProgAux` is a transparent wrapper of it. Kfuncs run with
+        // preemption disabled (BPF programs are non-preemptible), as
+        // `scx_locked_rq()` requires; the runqueue it returns is a possible
+        // CPU's, as `Rq::from_raw` requires.
+        let (prog, rq) = unsafe {
+            let prog = &*aux.cast::<BpfProgAux>();
+            let rq = NonNull::new(bindings::scx_impl_locked_rq()).map(|rq| Rq::from_raw(rq));
+            (prog, rq)
+        };
+        let rq = rq?;
         // INVARIANT: sched_ext holds `rq`'s lock across the operation the
         // caller runs in, which outlasts `'a`.
         Some(Self {

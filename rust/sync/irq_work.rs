@@ -326,6 +326,46 @@ static DROP_SYNCS: kernel::sync::atomic::Atomic<u64> = kernel::sync::atomic::Ato
 /// whose callback is Rust, this is for one whose owner and callback are C
 /// code's, such as a runqueue's `kick_cpus_irq_work`.
 ///
+/// # Examples
+///
+/// An item owned and initialised as C code would (`IRQ_WORK_INIT_HARD()`),
+/// with a C callback:
+///
+/// ```
+/// use kernel::{bindings, sync::atomic::{Atomic, Relaxed}, types::Opaque};
+/// use scx_rs::sync::irq_work::CIrqWork;
+///
+/// static RUNS: Atomic<u32> = Atomic::new(0);
+///
+/// /// # Safety
+/// ///
+/// /// Called by the irq_work core.
+/// unsafe extern "C" fn callback(_work: *mut bindings::irq_work) {
+///     RUNS.add(1, Relaxed);
+/// }
+///
+/// let item = KBox::pin_init(
+///     Opaque::ffi_init(|w: *mut bindings::irq_work| {
+///         // SAFETY: `w` is valid for writes; all-zeroes with a hard flag and
+///         // a `func` is `IRQ_WORK_INIT_HARD(func)`, an idle item.
+///         unsafe {
+///             w.write(core::mem::zeroed());
+///             (*w).node.__bindgen_anon_1.u_flags = bindings::IRQ_WORK_HARD_IRQ;
+///             (*w).func = Some(callback);
+///         }
+///     }),
+///     GFP_KERNEL,
+/// )?;
+/// // SAFETY: the item is initialised, lives until after the `sync()` below,
+/// // and its callback may run at any time.
+/// let work = unsafe { CIrqWork::from_raw(item.get()) };
+/// let before = RUNS.load(Relaxed);
+/// assert!(work.queue());
+/// work.sync();
+/// assert_eq!(RUNS.load(Relaxed), before + 1);
+/// # Ok::<(), Error>(())
+/// ```
+///
 /// # Invariants
 ///
 /// `self` is an initialised `struct irq_work`, valid while it is borrowed;

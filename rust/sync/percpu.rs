@@ -357,6 +357,29 @@ impl<T> Deref for CpuSlot<'_, T> {
 /// [`PerCpu`] whose pointer was handed to C with [`PerCpu::into_raw`] is
 /// also seen through this type while C holds it.
 ///
+/// # Examples
+///
+/// ```
+/// use kernel::sync::atomic::{Atomic, Relaxed};
+/// use scx_rs::sync::percpu::{possible_cpus, PerCpu, PerCpuRef, PreemptGuard};
+///
+/// let counters = PerCpu::new(GFP_KERNEL, |_cpu| Atomic::new(0u32))?;
+/// let raw = counters.into_raw();
+/// // SAFETY: `raw` is the pointer of a `PerCpu` whose slots stay
+/// // initialised and only shared until it is taken back below.
+/// let view = unsafe { PerCpuRef::<Atomic<u32>>::from_raw(raw) };
+/// {
+///     let pinned = PreemptGuard::new();
+///     view.this_cpu(&pinned).add(1, Relaxed);
+/// }
+/// let sum: u32 = view.iter().map(|slot| slot.load(Relaxed)).sum();
+/// assert_eq!(sum, 1);
+/// assert_eq!(view.iter().count(), possible_cpus().count());
+/// // SAFETY: `raw` came from `into_raw` and `view` is not used any more.
+/// drop(unsafe { PerCpu::<Atomic<u32>>::from_raw(raw) });
+/// # Ok::<(), Error>(())
+/// ```
+///
 /// # Invariants
 ///
 /// `ptr` is a per-CPU pointer, and for every possible CPU
