@@ -44,7 +44,9 @@ struct ScxRs {
 impl kernel::Module for ScxRs {
     fn init(module: &'static ThisModule) -> Result<Self> {
         // Refused with EBUSY while a sched_ext scheduler exists.
-        let registration = ext::ops::Registration::new(module)?;
+        // SAFETY: `ScxRs::drop` drops the registration; the module's exit
+        // runs it before the module's code goes.
+        let registration = unsafe { ext::ops::Registration::new(module) }?;
         pr_info!("loaded: sched_ext's DSQs, kicks and sub-dispatch run in Rust\n");
         Ok(ScxRs {
             registration: Some(registration),

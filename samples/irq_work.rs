@@ -10,7 +10,6 @@
 
 use core::pin::Pin;
 use kernel::{
-    interrupt::local_interrupt_disable,
     prelude::*,
     sync::atomic::{Atomic, Relaxed},
 };
@@ -20,7 +19,10 @@ mod bindings;
 #[path = "../rust/sync/mod.rs"]
 pub mod sync;
 
-use sync::irq_work::{IrqWork, IrqWorkFn, IrqWorkKind};
+use sync::{
+    irq_work::{IrqWork, IrqWorkFn, IrqWorkKind},
+    IrqsOff,
+};
 
 module! {
     type: IrqWorkSample,
@@ -58,7 +60,7 @@ impl kernel::Module for IrqWorkSample {
         ];
         let mut queued = [0u32; 3];
         {
-            let _irqs_off = local_interrupt_disable();
+            let _irqs_off = IrqsOff::new().expect("not in NMI");
             for _ in 0..100 {
                 for (n, w) in items.iter().enumerate() {
                     queued[n] += u32::from(w.as_ref().queue());

@@ -24,10 +24,10 @@
 //! boundary with the C structures: the DSQ lifecycle itself is safe code.
 
 use crate::{
-    bindings::{self, llist_node, scx_dispatch_q, scx_dsq_pcpu},
-    ext::{rq::Rq, sched::Sched},
+    bindings::{self, llist_node, scx_dispatch_q, scx_dsq_pcpu, scx_sched},
+    ext::rq::Rq,
     sync::{
-        list::{CListItem, CpuList},
+        list::CListItem,
         percpu::{PerCpu, PerCpuRef},
         rcu::{HasRcuHead, RcuKBox},
     },
@@ -82,13 +82,17 @@ unsafe impl HasRcuHead for Dsq {
 }
 
 impl Dsq {
-    /// `scx_init_dsq()`: initialises a DSQ with id `dsq_id` for `sch` (none
-    /// while it is being created by `scx_bpf_create_dsq()`).
+    /// `scx_init_dsq()`: initialises a DSQ with id `dsq_id` for the scheduler
+    /// `sch` (none while it is being created by `scx_bpf_create_dsq()`).
+    ///
+    /// `sch` is only stored, in `dsq->sched`, for C: sched_ext initialises
+    /// the DSQs of a scheduler it is still creating, whose fields are not
+    /// all set yet, so it is not a [`Sched`](crate::ext::sched::Sched).
     ///
     /// Fails with `ENOMEM` if the per-CPU data cannot be allocated; nothing
     /// is left to free then, and sched_ext does not exit a DSQ whose init
     /// failed.
-    pub fn new(dsq_id: u64, sch: Option<&Sched>) -> impl PinInit<Self, Error> + '_ {
+    pub fn new(dsq_id: u64, sch: Option<NonNull<scx_sched>>) -> impl PinInit<Self, Error> {
         let init = move |dsq: *mut scx_dispatch_q| -> Result {
             // The per-CPU data first: if it fails, nothing is written.
             let pcpu = PerCpu::pin_init(GFP_KERNEL, |_cpu| DsqPcpu::init(dsq))?;
@@ -114,7 +118,7 @@ impl Dsq {
                 );
                 bindings::INIT_LIST_HEAD(&raw mut (*dsq).list);
                 (*dsq).id = dsq_id;
-                (*dsq).sched = sch.map_or(core::ptr::null_mut(), |s| s.as_raw().cast());
+                (*dsq).sched = sch.map_or(core::ptr::null_mut(), |s| s.as_ptr().cast());
                 (*dsq).pcpu = pcpu.into_raw().as_ptr().cast();
             }
             LIVE_DSQS.add(1, Relaxed);
@@ -254,11 +258,10 @@ impl Drop for DsqPcpus {
         // that; a built-in DSQ is never a user DSQ. A slot still linked
         // would be left dangling on the runqueue's list: unlink it.
         for slot in self.0.iter() {
-            if warn_on!(CpuList::<DsqPcpu>::is_linked_unlocked(&slot)) {
-                Rq::of(slot.cpu())
-                    .lock_deferred_reenq()
-                    .users()
-                    .remove(&slot);
+            let reenq = Rq::of(slot.cpu()).lock_deferred_reenq();
+            let users = reenq.users();
+            if warn_on!(users.is_linked(&slot)) {
+                users.remove(&slot);
             }
         }
     }

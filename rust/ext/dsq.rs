@@ -109,7 +109,9 @@ mod tests {
         {
             let pcpu = dsq.pcpu().expect("per-CPU data");
             let reenq = Rq::of(cpu).lock_deferred_reenq();
-            assert!(reenq.users().push_back(pcpu.get(cpu)));
+            // SAFETY: the DSQ is unlinked by `free_dsqs` before it is freed,
+            // as the test checks.
+            assert!(unsafe { reenq.users().push_back(pcpu.get(cpu)) });
         }
 
         // Hand it over as sched_ext does: a one-element llist.
@@ -140,10 +142,9 @@ mod tests {
         let cpu = first_cpu();
         {
             let pcpu = dsq.pcpu().expect("per-CPU data");
-            assert!(Rq::of(cpu)
-                .lock_deferred_reenq()
-                .users()
-                .push_back(pcpu.get(cpu)));
+            let reenq = Rq::of(cpu).lock_deferred_reenq();
+            // SAFETY: the drop of the DSQ unlinks it, as the test checks.
+            assert!(unsafe { reenq.users().push_back(pcpu.get(cpu)) });
         }
         let counted = count_warnings(|| drop(dsq));
         assert!(counted.is_some());

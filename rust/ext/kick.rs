@@ -20,9 +20,8 @@ use crate::{
         rq::{ClassOrder, KickIrqWork, KickSyncs, Rq, RqGuard, ThisRq},
         sched::{scx_add_event, Sched, SchedPcpu, SCX_CAP_BASE},
     },
-    sync::{cpu_online, in_nmi, percpu::PossibleCpu},
+    sync::{cpu_online, percpu::PossibleCpu, IrqsOff},
 };
-use kernel::interrupt::local_interrupt_disable;
 
 const SCX_KICK_IDLE: u64 = bindings::scx_kick_flags_SCX_KICK_IDLE as u64;
 const SCX_KICK_PREEMPT: u64 = bindings::scx_kick_flags_SCX_KICK_PREEMPT as u64;
@@ -46,12 +45,10 @@ fn can_skip_idle_kick(rq: &RqGuard<'_>) -> bool {
 pub(crate) fn kick_cpu(sch: &Sched, cpu: PossibleCpu, flags: u64) {
     // The per-CPU kick list is guarded only by disabling IRQs, which does
     // not mask NMIs, so kicking from NMI could corrupt it and is unsupported.
-    if in_nmi() {
+    let Some(irqs_off) = IrqsOff::new() else {
         sch.error(format_args!("scx_bpf_kick_cpu() called from NMI"));
         return;
-    }
-
-    let irqs_off = local_interrupt_disable();
+    };
     let this_rq = Rq::this(&irqs_off);
     let pcpu = sch.pcpu().this_cpu(&irqs_off);
 
@@ -87,8 +84,7 @@ pub(crate) fn kick_cpu(sch: &Sched, cpu: PossibleCpu, flags: u64) {
     // Link the scheduler's data of this CPU on this CPU's list of
     // schedulers with pending kicks, unless it is already, and queue the
     // irq_work that carries them out.
-    this_rq.sched_pcpus_to_kick().push_back(pcpu);
-    this_rq.kick_cpus_irq_work().queue();
+    this_rq.queue_kicks(pcpu);
 }
 
 /// `kick_one_cpu()`: carries out the kick of `cpu` recorded in `pcpu`;
@@ -172,7 +168,7 @@ pub(crate) fn kick_cpus(ctx: &KickIrqWork<'_>) {
         return;
     };
     let this_rq = ctx.this_rq();
-    let to_kick = this_rq.sched_pcpus_to_kick();
+    let to_kick = ctx.sched_pcpus_to_kick();
     let mut should_wait = false;
 
     while let Some(pcpu) = to_kick.pop_front() {

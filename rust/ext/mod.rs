@@ -7,8 +7,8 @@
 //! - [`kick`]: `scx_bpf_kick_cpu()` and the kick irq_work;
 //! - [`sub`]: the body of `scx_bpf_sub_dispatch()`;
 //! - [`ops`]: the implementation table registered with sched_ext;
-//! - [`dispatch_q`], [`rq`], [`sched`], [`cpumask`]: the DSQs, runqueues,
-//!   schedulers and CPU masks of sched_ext as these paths use them, through
+//! - [`dispatch_q`], [`rq`], [`sched`]: the DSQs, runqueues and
+//!   schedulers of sched_ext as these paths use them, through
 //!   the services of `<linux/sched/ext_impl.h>`. These modules are the
 //!   boundary with the C structures: each states what protects the fields
 //!   it reaches, and hands out only what that protection allows. The paths
@@ -18,7 +18,6 @@
 //! The sched_ext structures come from [`crate::bindings::sched`], generated
 //! from the kernel tree the module is built against.
 
-pub mod cpumask;
 pub mod dispatch_q;
 pub mod dsq;
 pub mod kick;

@@ -24,12 +24,11 @@ use crate::{
         sched::{Sched, SubDispatch},
         sub,
     },
-    sync::percpu::PossibleCpu,
+    sync::{percpu::PossibleCpu, IrqsOff},
 };
 use core::ptr::NonNull;
 use kernel::{
     error::to_result,
-    interrupt::local_interrupt_disable,
     prelude::*,
     str::CStrExt,
     sync::atomic::{Atomic, Relaxed},
@@ -87,8 +86,9 @@ impl kernel::fmt::Display for Stats {
 /// # Safety
 ///
 /// Called by sched_ext with memory for a DSQ that nothing uses until this
-/// returns and that stays in place until it is exited, and a scheduler that
-/// is live or being created, or null.
+/// returns and that stays in place until it is exited (sched_ext never exits
+/// a DSQ whose init failed), and a scheduler that is live or being created,
+/// or null.
 unsafe extern "C" fn scx_rs_init_dsq(
     dsq: *mut scx_dispatch_q,
     dsq_id: u64,
@@ -101,14 +101,10 @@ unsafe extern "C" fn scx_rs_init_dsq(
     if delay > 0 {
         kernel::time::delay::fsleep(kernel::time::Delta::from_micros(delay.into()));
     }
-    // SAFETY: a non-null `sch` is live or being created for the call, as
-    // `Sched::from_raw` requires; `dsq` is valid for writes of a DSQ and
-    // pinned until its exit, as `raw_try_init` requires, and sched_ext only
-    // frees a DSQ whose init failed (see above).
-    let r = unsafe {
-        let sch = NonNull::new(sch).map(|sch| Sched::from_raw(sch));
-        pin_init::raw_try_init(dsq.cast::<Dsq>(), Dsq::new(dsq_id, sch))
-    };
+    // SAFETY: `dsq` is valid for writes of a DSQ and pinned until its exit,
+    // as `raw_try_init` requires, and sched_ext frees a DSQ whose init failed
+    // without using it (see above).
+    let r = unsafe { pin_init::raw_try_init(dsq.cast::<Dsq>(), Dsq::new(dsq_id, NonNull::new(sch))) };
     match r {
         Ok(()) => 0,
         Err(e) => e.to_errno(),
@@ -171,7 +167,10 @@ unsafe extern "C" fn scx_rs_kick_cpu(sch: *mut scx_sched, cpu: i32, flags: u64) 
 /// hard IRQ context.
 unsafe extern "C" fn scx_rs_kick_cpus(_this_rq: *mut rq) {
     STATS.kick_cpus.add(1, Relaxed);
-    let irqs_off = local_interrupt_disable();
+    // An irq_work callback runs in hard IRQ context, never in NMI.
+    let Some(irqs_off) = IrqsOff::new() else {
+        return;
+    };
     // SAFETY: this is the callback of this CPU's kick irq_work, in hard IRQ
     // context, and `ctx` is dropped before it returns.
     let ctx = unsafe { KickIrqWork::new(&irqs_off) };
@@ -218,7 +217,14 @@ impl Registration {
     /// Registers scx_rs for `module`, which sched_ext pins while a
     /// scheduler exists. Fails with `EBUSY` while a scheduler exists or
     /// another implementation is registered.
-    pub fn new(module: &'static ThisModule) -> Result<Self> {
+    ///
+    /// # Safety
+    ///
+    /// The registration is dropped before the code of `module` goes away:
+    /// sched_ext calls into it until then (leaking it, with
+    /// [`core::mem::forget`] say, would leave sched_ext calling into an
+    /// unloaded module).
+    pub unsafe fn new(module: &'static ThisModule) -> Result<Self> {
         let ops = KBox::new(
             scx_impl_ops {
                 name: c"scx_rs".as_char_ptr(),

@@ -28,10 +28,12 @@
 //! # Examples
 //!
 //! ```
-//! use kernel::interrupt::local_interrupt_disable;
-//! use scx_rs::ext::rq::{ClassOrder, Rq};
+//! use scx_rs::{
+//!     ext::rq::{ClassOrder, Rq},
+//!     sync::IrqsOff,
+//! };
 //!
-//! let irqs_off = local_interrupt_disable();
+//! let irqs_off = IrqsOff::new().expect("not in NMI");
 //! let rq = Rq::this(&irqs_off);
 //! let guard = rq.lock(&irqs_off);
 //! // This test runs in a kernel thread of the fair class, above ext.
@@ -44,18 +46,18 @@
 
 use crate::{
     bindings,
-    ext::{cpumask::AtomicCpumask, dispatch_q::DsqPcpu, sched::SchedPcpu},
+    ext::{dispatch_q::DsqPcpu, sched::SchedPcpu},
     sync::{
+        cpumask::AtomicCpumask,
         irq_work::CIrqWork,
         list::CpuList,
-        percpu::{possible_cpus, PossibleCpu},
-        RawSpinLockIrq, RawSpinLockIrqGuard,
+        percpu::{possible_cpus, CpuSlot, PossibleCpu},
+        IrqsOff, RawSpinLockIrq, RawSpinLockIrqGuard,
     },
 };
 use core::{marker::PhantomData, ops::Deref, ptr::NonNull};
 use kernel::{
     ffi::c_ulong,
-    interrupt::LocalInterruptDisabled,
     sync::atomic::{Atomic, Relaxed},
     types::{NotThreadSafe, Opaque},
 };
@@ -104,7 +106,7 @@ impl Rq {
     /// The runqueue of the current CPU (`this_rq()`), while interrupts are
     /// off.
     #[inline]
-    pub fn this(irqs_off: &LocalInterruptDisabled) -> ThisRq<'_> {
+    pub fn this(irqs_off: &IrqsOff) -> ThisRq<'_> {
         let cpu = PossibleCpu::current(irqs_off);
         // INVARIANT: `Rq::of` of the CPU `irqs_off` pins the task to.
         ThisRq {
@@ -137,7 +139,7 @@ impl Rq {
     ///
     /// IRQs must stay disabled while the lock is held, hence `irqs_off`.
     #[inline]
-    pub fn lock<'a>(&'a self, irqs_off: &'a LocalInterruptDisabled) -> RqGuard<'a> {
+    pub fn lock<'a>(&'a self, irqs_off: &'a IrqsOff) -> RqGuard<'a> {
         // SAFETY: IRQs are disabled for the lifetime of the guard
         // (`irqs_off` outlives it), as the rq lock requires; the guard
         // releases the lock exactly once, in `drop`.
@@ -148,7 +150,7 @@ impl Rq {
 
     /// Locks the runqueue if it is free (`raw_spin_rq_trylock()`).
     #[inline]
-    pub fn try_lock<'a>(&'a self, irqs_off: &'a LocalInterruptDisabled) -> Option<RqGuard<'a>> {
+    pub fn try_lock<'a>(&'a self, irqs_off: &'a IrqsOff) -> Option<RqGuard<'a>> {
         // SAFETY: as in `lock`; if this fails, nothing was taken.
         if unsafe { bindings::scx_impl_rq_trylock(self.as_raw()) } {
             // INVARIANT: the lock was just taken.
@@ -190,7 +192,7 @@ impl Rq {
 pub struct ThisRq<'a> {
     rq: &'static Rq,
     cpu: PossibleCpu,
-    irqs_off: &'a LocalInterruptDisabled,
+    irqs_off: &'a IrqsOff,
 }
 
 impl<'a> ThisRq<'a> {
@@ -203,18 +205,21 @@ impl<'a> ThisRq<'a> {
     /// The list of schedulers with kicks pending on this CPU
     /// (`rq->scx.sched_pcpus_to_kick`, linking `scx_sched_pcpu.to_kick_node`).
     ///
-    /// Only this CPU changes it, with interrupts disabled, as now.
+    /// Only this CPU changes it, with interrupts disabled, as now. Entries
+    /// are linked only by [`queue_kicks`](Self::queue_kicks), which queues
+    /// the kick irq_work with them, and unlinked by that irq_work
+    /// ([`KickIrqWork::sched_pcpus_to_kick`]).
     #[inline]
-    pub fn sched_pcpus_to_kick(&self) -> CpuList<'a, SchedPcpu> {
+    fn sched_pcpus_to_kick(&self) -> CpuList<'a, SchedPcpu> {
         // SAFETY: the head is initialised at boot with the runqueue, of the
-        // current CPU (type invariant). `scx_kick_cpu()` links this CPU's
+        // current CPU (type invariant). `queue_kicks()` links this CPU's
         // slot of a scheduler's per-CPU data on it with interrupts disabled
         // and the kick irq_work of this CPU unlinks them, in hard IRQ
-        // context: both on this CPU, neither from NMI. An entry's scheduler
-        // frees its per-CPU data only after syncing this CPU's kick irq_work,
-        // which is pending whenever an entry is linked outside of it and
-        // cannot run while interrupts are off here; inside it, `'a` ends with
-        // it. So entries stay valid for `'a`.
+        // context: both on this CPU, neither from NMI (`IrqsOff`). An entry's
+        // scheduler frees its per-CPU data only after syncing this CPU's
+        // kick irq_work, which `queue_kicks()` queues whenever it links an
+        // entry and which cannot run while interrupts are off here; inside
+        // it, `'a` ends with it. So entries stay valid for `'a`.
         unsafe {
             CpuList::local(
                 &raw mut (*self.rq.as_raw()).scx.sched_pcpus_to_kick,
@@ -223,19 +228,30 @@ impl<'a> ThisRq<'a> {
         }
     }
 
-    /// The irq_work that carries out the kicks recorded on this CPU
-    /// (`rq->scx.kick_cpus_irq_work`).
+    /// Records that `pcpu`, a scheduler's data of this CPU, has kicks to
+    /// carry out: links it on this CPU's list of schedulers with pending
+    /// kicks, unless it is already, and queues this CPU's kick irq_work
+    /// (`rq->scx.kick_cpus_irq_work`), which carries them out.
+    ///
+    /// `pcpu` is refused, with a warning, if it is another CPU's slot.
     #[inline]
-    pub fn kick_cpus_irq_work(&self) -> &'static CIrqWork {
+    pub fn queue_kicks(&self, pcpu: CpuSlot<'_, SchedPcpu>) {
+        // SAFETY: `pcpu` stays valid while it is linked: its scheduler frees
+        // its per-CPU data only after syncing this CPU's kick irq_work, which
+        // is queued below, before interrupts can come back on, and unlinks
+        // every entry when it runs.
+        unsafe { self.sched_pcpus_to_kick().push_back(pcpu) };
         // SAFETY: the item is initialised at boot with the runqueue
         // (`IRQ_WORK_INIT_HARD(kick_cpus_irq_workfn)`) and never freed; its
-        // callback carries out whatever kicks are pending, none included.
-        unsafe { CIrqWork::from_raw(&raw mut (*self.rq.as_raw()).scx.kick_cpus_irq_work) }
+        // callback carries out whatever kicks are pending on this CPU, where
+        // it is queued. The view does not outlive this call.
+        let work = unsafe { CIrqWork::from_raw(&raw mut (*self.rq.as_raw()).scx.kick_cpus_irq_work) };
+        work.queue();
     }
 
     /// The interrupts-off token.
     #[inline]
-    pub fn irqs_off(&self) -> &'a LocalInterruptDisabled {
+    pub fn irqs_off(&self) -> &'a IrqsOff {
         self.irqs_off
     }
 }
@@ -268,13 +284,13 @@ pub enum ClassOrder {
 /// for `'a`; the guard is not `Send`, so it is dropped where it was made.
 pub struct RqGuard<'a> {
     rq: &'a Rq,
-    _irqs_off: PhantomData<&'a LocalInterruptDisabled>,
+    _irqs_off: PhantomData<&'a IrqsOff>,
     _not_send: NotThreadSafe,
 }
 
 impl<'a> RqGuard<'a> {
     #[inline]
-    fn new(rq: &'a Rq, _irqs_off: &'a LocalInterruptDisabled) -> Self {
+    fn new(rq: &'a Rq, _irqs_off: &'a IrqsOff) -> Self {
         Self {
             rq,
             _irqs_off: PhantomData,
@@ -438,10 +454,9 @@ impl KickSyncs<'_> {
 /// disabled, the kick list and `scx_kick_syncs` are not the callback's.
 ///
 /// ```compile_fail,E0133
-/// use kernel::interrupt::local_interrupt_disable;
-/// use scx_rs::ext::rq::KickIrqWork;
+/// use scx_rs::{ext::rq::KickIrqWork, sync::IrqsOff};
 ///
-/// let irqs_off = local_interrupt_disable();
+/// let irqs_off = IrqsOff::new().expect("not in NMI");
 /// let ctx = KickIrqWork::new(&irqs_off);
 /// ```
 ///
@@ -450,7 +465,7 @@ impl KickSyncs<'_> {
 /// Exists only inside the kick irq_work's callback on the current CPU, with
 /// interrupts disabled (`irqs_off`), for `'a`.
 pub struct KickIrqWork<'a> {
-    irqs_off: &'a LocalInterruptDisabled,
+    irqs_off: &'a IrqsOff,
 }
 
 impl<'a> KickIrqWork<'a> {
@@ -460,14 +475,14 @@ impl<'a> KickIrqWork<'a> {
     /// which runs in hard IRQ context (`IRQ_WORK_INIT_HARD`), and `'a` ends
     /// before it returns.
     #[inline]
-    pub(crate) unsafe fn new(irqs_off: &'a LocalInterruptDisabled) -> Self {
+    pub(crate) unsafe fn new(irqs_off: &'a IrqsOff) -> Self {
         // INVARIANT: by the safety requirements.
         Self { irqs_off }
     }
 
     /// The interrupts-off token.
     #[inline]
-    pub fn irqs_off(&self) -> &'a LocalInterruptDisabled {
+    pub fn irqs_off(&self) -> &'a IrqsOff {
         self.irqs_off
     }
 
@@ -475,6 +490,13 @@ impl<'a> KickIrqWork<'a> {
     #[inline]
     pub fn this_rq(&self) -> ThisRq<'a> {
         Rq::this(self.irqs_off)
+    }
+
+    /// This CPU's list of schedulers with kicks pending, to carry out and
+    /// unlink (`rq->scx.sched_pcpus_to_kick`).
+    #[inline]
+    pub fn sched_pcpus_to_kick(&self) -> CpuList<'a, SchedPcpu> {
+        self.this_rq().sched_pcpus_to_kick()
     }
 
     /// This CPU's `SCX_KICK_WAIT` sequence array, or `None` while a scheduler
@@ -507,8 +529,7 @@ impl<'a> KickIrqWork<'a> {
 mod tests {
     use super::*;
     use crate::sync::percpu::num_possible_cpus;
-    use kernel::interrupt::local_interrupt_disable;
-
+    
     #[test]
     fn every_possible_cpu_has_its_rq() {
         let mut n = 0;
@@ -521,7 +542,7 @@ mod tests {
 
     #[test]
     fn this_rq_is_this_cpus() {
-        let irqs_off = local_interrupt_disable();
+        let irqs_off = IrqsOff::new().expect("not in NMI");
         let rq = Rq::this(&irqs_off);
         assert_eq!(rq.cpu(), PossibleCpu::current(&irqs_off));
         assert!(core::ptr::eq(&*rq, Rq::of(rq.cpu())));
@@ -529,7 +550,7 @@ mod tests {
 
     #[test]
     fn lock_excludes_other_lockers() {
-        let irqs_off = local_interrupt_disable();
+        let irqs_off = IrqsOff::new().expect("not in NMI");
         for rq in Rq::all() {
             let guard = rq.lock(&irqs_off);
             assert!(rq.try_lock(&irqs_off).is_none());
@@ -543,7 +564,7 @@ mod tests {
 
     #[test]
     fn resched_curr_marks_this_task() {
-        let irqs_off = local_interrupt_disable();
+        let irqs_off = IrqsOff::new().expect("not in NMI");
         let rq = Rq::this(&irqs_off);
         let guard = rq.lock(&irqs_off);
         // This task is `rq`'s current task; nothing preempts it while IRQs
@@ -556,7 +577,7 @@ mod tests {
 
     #[test]
     fn classes_rank_against_ext() {
-        let irqs_off = local_interrupt_disable();
+        let irqs_off = IrqsOff::new().expect("not in NMI");
         let guard = Rq::this(&irqs_off).rq.lock(&irqs_off);
         // KUnit's thread: fair class, not idle.
         assert_eq!(guard.curr_class(), ClassOrder::Above);

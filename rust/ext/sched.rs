@@ -18,11 +18,9 @@
 
 use crate::{
     bindings::{self, scx_sched, scx_sched_pcpu},
-    ext::{
-        cpumask::AtomicCpumask,
-        rq::{Rq, RqGuard},
-    },
+    ext::rq::{Rq, RqGuard},
     sync::{
+        cpumask::AtomicCpumask,
         list::CListItem,
         percpu::{CpuPinned, PerCpuRef, PossibleCpu},
         rcu,
@@ -44,8 +42,8 @@ pub const SCX_CAP_BASE: u64 = bindings::scx_cap_flags_SCX_CAP_BASE as u64;
 ///
 /// # Invariants
 ///
-/// `self` is a `struct scx_sched` that stays allocated while it is borrowed:
-/// live, or being created (only its address is used then).
+/// `self` is a live `struct scx_sched` (fully created, not yet freed) while
+/// it is borrowed.
 #[repr(transparent)]
 pub struct Sched(Opaque<scx_sched>);
 
@@ -75,9 +73,8 @@ impl Sched {
     ///
     /// # Safety
     ///
-    /// `ptr` points to a `struct scx_sched` that stays allocated for `'a` and
-    /// is live, or being created by sched_ext (its address is then stored,
-    /// not read).
+    /// `ptr` points to a live `struct scx_sched` (fully created) that stays
+    /// allocated for `'a`.
     #[inline]
     pub(crate) unsafe fn from_raw<'a>(ptr: NonNull<scx_sched>) -> &'a Sched {
         // INVARIANT: by the safety requirements.

@@ -463,11 +463,10 @@ impl CIrqWork {
 mod tests {
     use super::*;
     use crate::sync::{
-        cpu_online, irqs_disabled,
+        cpu_online, irqs_disabled, IrqsOff,
         percpu::{possible_cpus, PreemptGuard},
     };
     use kernel::{
-        interrupt::local_interrupt_disable,
         sync::atomic::{Atomic, Relaxed},
     };
 
@@ -526,7 +525,7 @@ mod tests {
         for cpu in possible_cpus().filter(|&c| cpu_online(c.id())) {
             let w = probe(IrqWorkKind::Hard, 0)?;
             {
-                let _irqs_off = local_interrupt_disable();
+                let _irqs_off = IrqsOff::new().expect("not in NMI");
                 assert!(w.as_ref().queue_on(cpu));
             }
             w.sync();
@@ -544,7 +543,7 @@ mod tests {
         {
             // With interrupts off the self-IPI cannot be taken: the item
             // stays pending on this CPU.
-            let irqs_off = local_interrupt_disable();
+            let irqs_off = IrqsOff::new().expect("not in NMI");
             assert!(w.as_ref().queue());
             assert!(w.is_pending());
             assert!(w.is_busy());
@@ -681,7 +680,7 @@ mod tests {
             assert!(!w.is_busy());
         }
         {
-            let _irqs_off = local_interrupt_disable();
+            let _irqs_off = IrqsOff::new().expect("not in NMI");
             assert!(w.queue());
             assert!(w.is_pending());
             assert!(!w.queue());

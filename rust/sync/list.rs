@@ -78,8 +78,10 @@
 //!     // its entries are slots of `items`, which outlive `list`.
 //!     let list = unsafe { CpuList::<Item>::with_lock(q.head.get(), q.cpu(), &guard) };
 //!     let mine = items.get(q.cpu());
-//!     assert!(list.push_back(mine));
-//!     assert!(!list.push_back(mine)); // already linked
+//!     // SAFETY: `items` outlives the lists; every item is unlinked below.
+//!     assert!(unsafe { list.push_back(mine) });
+//!     // SAFETY: as above.
+//!     assert!(!unsafe { list.push_back(mine) }); // already linked
 //!     let first = list.pop_front().expect("an entry");
 //!     assert_eq!(first.value, q.cpu().as_u32());
 //!     assert!(list.is_empty());
@@ -87,12 +89,13 @@
 //! # Ok::<(), Error>(())
 //! ```
 
-use super::percpu::{CpuSlot, PossibleCpu};
+use super::{
+    percpu::{CpuSlot, PossibleCpu},
+    IrqsOff,
+};
 use crate::bindings;
 use core::{marker::PhantomData, ptr::NonNull};
 use kernel::{
-    interrupt::LocalInterruptDisabled,
-    sync::atomic::{Atomic, Relaxed},
     sync::lock::{Backend, Guard},
     types::NotThreadSafe,
     warn_on,
@@ -112,7 +115,8 @@ use kernel::{
 ///   `LINK`: empty, or linked on a list of `Self`s through the links at the
 ///   same offset;
 /// - a `Self` is not freed, moved or reinitialised while its link is on a
-///   list: its owner unlinks it first, under the list's protection.
+///   list: its owner unlinks it first, under the list's protection (the
+///   callers of [`CpuList::push_back`] promise it for what they link).
 pub unsafe trait CListItem<const ID: u64 = 0> {
     /// The byte offset of the link in `Self`.
     const LINK: usize;
@@ -177,7 +181,7 @@ impl<'a, T: CListItem<ID>, const ID: u64> CpuList<'a, T, ID> {
     #[inline]
     pub unsafe fn local(
         head: *mut bindings::list_head,
-        irqs_off: &'a LocalInterruptDisabled,
+        irqs_off: &'a IrqsOff,
     ) -> Self {
         // INVARIANT: by the safety requirements; interrupts stay off, and
         // the task on this CPU, for `'a`, so nothing else changes the list.
@@ -217,26 +221,6 @@ impl<'a, T: CListItem<ID>, const ID: u64> CpuList<'a, T, ID> {
         Some(unsafe { item.byte_add(T::LINK) }.cast_mut().cast())
     }
 
-    /// Whether `item` is linked, read without the list's protection (C's
-    /// lockless `list_empty()` of the link, a `READ_ONCE()`): exact when
-    /// nothing can be changing the link, such as when its owner is about to
-    /// free it, a hint otherwise.
-    #[inline]
-    pub fn is_linked_unlocked(item: &CpuSlot<'_, T>) -> bool {
-        let item: *const T = &**item;
-        // SAFETY: `T::LINK` is the offset of the link inside `T`
-        // (`CListItem`); only an address is computed.
-        let link = unsafe { item.byte_add(T::LINK) }
-            .cast::<bindings::list_head>()
-            .cast_mut();
-        // SAFETY: the link is an initialised `list_head` in an `UnsafeCell`
-        // (`CListItem`) that lives as long as `item`. The list code writes
-        // `next` with `WRITE_ONCE()` (`__list_add()`, `INIT_LIST_HEAD()`), so
-        // an atomic read races with no plain access.
-        let next = unsafe { Atomic::from_ptr(&raw mut (*link).next) }.load(Relaxed);
-        next != link
-    }
-
     /// Whether `item`, a slot of this list's CPU, is linked, that is on this
     /// list (`!list_empty(&item->link)`).
     ///
@@ -255,8 +239,15 @@ impl<'a, T: CListItem<ID>, const ID: u64> CpuList<'a, T, ID> {
     /// (`list_add_tail()`); returns whether it was linked now.
     ///
     /// `false`, with a warning, for a slot of another CPU.
+    ///
+    /// # Safety
+    ///
+    /// `item` stays valid, and is neither moved nor reinitialised, for as
+    /// long as it is linked: whoever frees it unlinks it first, under the
+    /// list's protection. (Nothing in the type of a [`CpuSlot`] says how long
+    /// its memory outlives the borrow; the owner of the list does.)
     #[inline]
-    pub fn push_back(&self, item: CpuSlot<'_, T>) -> bool {
+    pub unsafe fn push_back(&self, item: CpuSlot<'_, T>) -> bool {
         let Some(link) = self.link(&item) else {
             return false;
         };
@@ -266,8 +257,9 @@ impl<'a, T: CListItem<ID>, const ID: u64> CpuList<'a, T, ID> {
         }
         // SAFETY: `link` is an initialised, unlinked link and `head` an
         // initialised head, both of this CPU's list, which this context may
-        // change (type invariants). `item` stays valid while linked
-        // (`CListItem`), and it is a `cpu` slot, as the list's entries must be.
+        // change (type invariants). `item` stays valid while linked (safety
+        // requirements), and it is a `cpu` slot, as the list's entries must
+        // be.
         unsafe { bindings::list_add_tail(link, self.head.as_ptr()) };
         true
     }
@@ -325,7 +317,7 @@ mod tests {
         RawSpinLockIrq,
     };
     use core::mem::offset_of;
-    use kernel::{interrupt::local_interrupt_disable, prelude::*, types::Opaque};
+    use kernel::{prelude::*, types::Opaque};
 
     #[repr(C)]
     struct CItem {
@@ -410,13 +402,15 @@ mod tests {
             let list = unsafe { CpuList::<Item>::with_lock(qs.head.get(), cpu, &guard) };
             assert_eq!(list.cpu(), cpu);
             assert!(list.is_empty());
-            assert!(list.push_back(a.get(cpu)));
-            assert!(list.push_back(b.get(cpu)));
-            assert!(!list.push_back(a.get(cpu)));
+            // SAFETY: `a` and `b` outlive the list, and the test unlinks
+            // every item before the end of this iteration.
+            unsafe {
+                assert!(list.push_back(a.get(cpu)));
+                assert!(list.push_back(b.get(cpu)));
+                assert!(!list.push_back(a.get(cpu)));
+            }
             assert!(list.is_linked(&a.get(cpu)));
-            assert!(CpuList::<Item>::is_linked_unlocked(&a.get(cpu)));
             let first = list.pop_front().expect("a");
-            assert!(!CpuList::<Item>::is_linked_unlocked(&a.get(cpu)));
             assert_eq!(first.value(), 100 + cpu.as_u32());
             assert_eq!(first.cpu(), cpu);
             assert!(!list.is_linked(&a.get(cpu)));
@@ -445,7 +439,8 @@ mod tests {
             // SAFETY: as in `locked_list_fifo`.
             let list = unsafe { CpuList::<Item>::with_lock(qs.head.get(), c0, &guard) };
             let done = [
-                list.push_back(a.get(c1)),
+                // SAFETY: refused, so not linked.
+                unsafe { list.push_back(a.get(c1)) },
                 list.is_linked(&a.get(c1)),
                 list.remove(&a.get(c1)),
             ];
@@ -465,20 +460,22 @@ mod tests {
     fn local_list_and_second_link() -> Result {
         let q = queues()?;
         let a = items(7)?;
-        let irqs_off = local_interrupt_disable();
+        let irqs_off = IrqsOff::new().expect("not in NMI");
         let here = q.this_cpu(&irqs_off);
         // SAFETY: `here.head` is this CPU's list, changed only here with IRQs
         // off while this test runs; its entries are this CPU's `a` slots.
         let list = unsafe { CpuList::<Item>::local(here.head.get(), &irqs_off) };
         let mine = a.this_cpu(&irqs_off);
-        assert!(list.push_back(mine));
+        // SAFETY: `a` outlives the list; the item is popped below.
+        assert!(unsafe { list.push_back(mine) });
         assert_eq!(
             list.pop_front().map(|i| i.value()),
             Some(7 + mine.cpu().as_u32())
         );
         // SAFETY: as above, for the second link; the list is empty.
         let other = unsafe { CpuList::<Item, 1>::local(here.head.get(), &irqs_off) };
-        assert!(other.push_back(mine));
+        // SAFETY: as above; removed below.
+        assert!(unsafe { other.push_back(mine) });
         // The first link is untouched.
         assert!(!list.is_linked(&mine));
         assert!(other.is_linked(&mine));

@@ -3,9 +3,12 @@
 //! Layer 1 of scx_rs: synchronisation and memory abstractions that the
 //! kernel crate of 7.3 lacks, with no knowledge of sched_ext.
 //!
+//! - [`cpumask`]: C-owned CPU masks changed with atomic bit operations;
 //! - [`raw_spinlock`]: `raw_spinlock_t` as a lock backend, plain and
 //!   irqsave, and locking of C-owned raw spinlocks;
 //! - [`percpu`]: dynamic per-CPU data with pin-init of every slot;
+//! - [`list`]: C-owned per-CPU intrusive lists, changed under a proof of
+//!   their protection;
 //! - [`irq_work`]: typed irq_work items;
 //! - [`rcu`]: deferred freeing past a grace period and RCU-protected
 //!   pointers.
@@ -13,6 +16,7 @@
 //! Each module states its safety argument in its documentation; see also
 //! `Documentation/` in the repository.
 
+pub mod cpumask;
 pub mod irq_work;
 pub mod list;
 pub mod percpu;
@@ -49,6 +53,66 @@ pub mod testing {
         // SAFETY: `w` was started above, by this task, and is ended once.
         let n = unsafe { bindings::scx_rs_kunit_end_suppress_warnings(w) };
         Some((r, n as u32))
+    }
+}
+
+/// Interrupts disabled on this CPU, outside NMI context, until dropped.
+///
+/// The proof this crate's abstractions take where they rely on interrupts
+/// being off: the current CPU's data that only that CPU changes with
+/// interrupts off ([`list::CpuList::local`]), locks also taken from hard
+/// interrupt context ([`RawSpinLockIrqExt::lock_with`]), the current CPU
+/// ([`percpu::CpuPinned`]).
+///
+/// It wraps the kernel crate's [`LocalInterruptDisabled`] token of
+/// `local_interrupt_disable()`, the refcounted interrupt disabling that
+/// [`RawSpinLockIrq`] guards take part in too, but only [`IrqsOff::new`]
+/// makes one: a `LocalInterruptDisabled` from `assume_disabled()` promises
+/// interrupts off only on preemptible kernels, and interrupts off do not
+/// exclude an NMI from the code it interrupted, so neither is enough for
+/// data that only its CPU changes.
+///
+/// [`LocalInterruptDisabled`]: kernel::interrupt::LocalInterruptDisabled
+///
+/// # Examples
+///
+/// ```
+/// use scx_rs::sync::{irqs_disabled, IrqsOff};
+///
+/// let irqs_off = IrqsOff::new().expect("not in NMI");
+/// assert!(irqs_disabled());
+/// drop(irqs_off);
+/// assert!(!irqs_disabled());
+/// ```
+///
+/// # Invariants
+///
+/// Interrupts are disabled on the current CPU, with one count of
+/// `local_interrupt_disable()` held by `_token`, for as long as the value
+/// exists, and the current context is not an NMI. The value is not `Send`.
+pub struct IrqsOff {
+    _token: kernel::interrupt::LocalInterruptDisabled,
+}
+
+impl IrqsOff {
+    /// Disables interrupts (`local_interrupt_disable()`); [`Drop`] takes
+    /// that count back. `None` in NMI context.
+    #[inline]
+    pub fn new() -> Option<Self> {
+        if in_nmi() {
+            return None;
+        }
+        // INVARIANT: not in NMI (checked), and interrupts are off until the
+        // token is dropped.
+        Some(Self {
+            _token: kernel::interrupt::local_interrupt_disable(),
+        })
+    }
+
+    /// The kernel crate's token, for its APIs that take one.
+    #[inline]
+    pub fn token(&self) -> &kernel::interrupt::LocalInterruptDisabled {
+        &self._token
     }
 }
 

@@ -18,8 +18,8 @@
 //!   [`PossibleCpu`]: per-CPU memory exists for possible CPUs only, and a
 //!   [`CpuId`] is merely below `nr_cpu_ids`;
 //! - the current CPU's slot: [`PerCpuRef::this_cpu`], which takes a
-//!   [`CpuPinned`] proof (a [`PreemptGuard`] or a
-//!   [`LocalInterruptDisabled`]) whose lifetime bounds the returned
+//!   [`CpuPinned`] proof (a [`PreemptGuard`] or an
+//!   [`IrqsOff`](super::IrqsOff)) whose lifetime bounds the returned
 //!   reference, so "this CPU" cannot go stale while it is used;
 //! - every possible CPU: [`PerCpuRef::iter`].
 //!
@@ -74,7 +74,6 @@ use core::{
 use kernel::{
     alloc::{AllocError, Flags},
     cpu::CpuId,
-    interrupt::LocalInterruptDisabled,
     prelude::*,
     types::NotThreadSafe,
 };
@@ -153,8 +152,9 @@ impl PossibleCpu {
         // SAFETY: `smp_processor_id()` requires that the task cannot migrate,
         // which `pinned` guarantees while it exists.
         let cpu = unsafe { bindings::scx_rs_smp_processor_id() };
-        // INVARIANT: the current CPU is online, hence possible.
-        // SAFETY: an online CPU's id is below `nr_cpu_ids`.
+        // INVARIANT: a task runs only on a possible CPU (one being brought
+        // up or taken down included).
+        // SAFETY: a possible CPU's id is below `nr_cpu_ids`.
         Self(unsafe { CpuId::from_u32_unchecked(cpu) })
     }
 
@@ -241,14 +241,10 @@ impl Drop for PreemptGuard {
 // exists and the guard cannot leave its task.
 unsafe impl CpuPinned for PreemptGuard {}
 
-// SAFETY: `local_interrupt_disable()` disables interrupts (and counts
-// itself in the preempt count) until the token is dropped, on every
-// kernel, and the token is not `Send`: the task cannot be preempted or
-// migrate. A token made by `LocalInterruptDisabled::assume_disabled()`
-// promises interrupts off for its lifetime on preemptible kernels; on
-// non-preemptible kernels a task migrates only when it sleeps, which code
-// holding such a token (an atomic context) must not do.
-unsafe impl CpuPinned for LocalInterruptDisabled {}
+// SAFETY: By its invariant interrupts are disabled while an `IrqsOff`
+// exists (which disables preemption too), and it is not `Send`: the task
+// cannot be preempted or migrate.
+unsafe impl CpuPinned for super::IrqsOff {}
 
 /// Iterator over the possible CPUs, in increasing order (`for_each_possible_cpu`).
 #[derive(Clone)]

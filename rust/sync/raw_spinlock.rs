@@ -45,9 +45,8 @@
 //! # Ok::<(), Error>(())
 //! ```
 
-use crate::bindings;
+use crate::{bindings, sync::IrqsOff};
 use kernel::{
-    interrupt::LocalInterruptDisabled,
     sync::lock::{Backend, Guard, Lock},
 };
 
@@ -102,17 +101,16 @@ pub type RawSpinLockGuard<'a, T> = Guard<'a, T, RawSpinLockBackend>;
 /// Locking increments the local interrupt-disable count (disabling
 /// interrupts if it was zero), unlocking decrements it (enabling them again
 /// if it drops to zero), so a guard nests with other guards and
-/// [`LocalInterruptDisabled`] tokens in any order.
+/// [`IrqsOff`] tokens in any order.
 ///
 /// # Examples
 ///
 /// ```
-/// use kernel::interrupt::local_interrupt_disable;
-/// use scx_rs::sync::{irqs_disabled, new_raw_spinlock_irq, RawSpinLockIrq};
+/// use scx_rs::sync::{irqs_disabled, new_raw_spinlock_irq, IrqsOff, RawSpinLockIrq};
 ///
 /// let lock = KBox::pin_init(new_raw_spinlock_irq!(0u32), GFP_KERNEL)?;
 /// let guard = lock.lock();
-/// let irqs_off = local_interrupt_disable();
+/// let irqs_off = IrqsOff::new().expect("not in NMI");
 /// // The guard goes first; the token still holds interrupts off.
 /// drop(guard);
 /// assert!(irqs_disabled());
@@ -247,25 +245,25 @@ unsafe impl Backend for RawSpinLockIrqBackend {
 /// interrupts stay off for as long as the guard lives.
 pub trait RawSpinLockIrqExt<T: ?Sized> {
     /// Acquires the lock without saving or changing the interrupt state.
-    fn lock_with<'a>(&'a self, irqs_off: &'a LocalInterruptDisabled) -> RawSpinLockGuard<'a, T>;
+    fn lock_with<'a>(&'a self, irqs_off: &'a IrqsOff) -> RawSpinLockGuard<'a, T>;
 
     /// Tries to acquire the lock without saving or changing the interrupt state.
     fn try_lock_with<'a>(
         &'a self,
-        irqs_off: &'a LocalInterruptDisabled,
+        irqs_off: &'a IrqsOff,
     ) -> Option<RawSpinLockGuard<'a, T>>;
 }
 
 impl<T: ?Sized> RawSpinLockIrqExt<T> for RawSpinLockIrq<T> {
     #[inline]
-    fn lock_with<'a>(&'a self, irqs_off: &'a LocalInterruptDisabled) -> RawSpinLockGuard<'a, T> {
+    fn lock_with<'a>(&'a self, irqs_off: &'a IrqsOff) -> RawSpinLockGuard<'a, T> {
         as_plain(self, irqs_off).lock()
     }
 
     #[inline]
     fn try_lock_with<'a>(
         &'a self,
-        irqs_off: &'a LocalInterruptDisabled,
+        irqs_off: &'a IrqsOff,
     ) -> Option<RawSpinLockGuard<'a, T>> {
         as_plain(self, irqs_off).try_lock()
     }
@@ -279,7 +277,7 @@ impl<T: ?Sized> RawSpinLockIrqExt<T> for RawSpinLockIrq<T> {
 #[inline]
 fn as_plain<'a, T: ?Sized>(
     lock: &'a RawSpinLockIrq<T>,
-    _irqs_off: &'a LocalInterruptDisabled,
+    _irqs_off: &'a IrqsOff,
 ) -> &'a RawSpinLock<T> {
     // SAFETY: The two `Lock` types have the same layout (see above), and with
     // interrupts off for all of `'a` (`_irqs_off`), `raw_spin_lock()` is a valid
@@ -320,7 +318,7 @@ pub fn irqs_disabled() -> bool {
 #[kernel::prelude::kunit_tests(scx_rs_raw_spinlock)]
 mod tests {
     use super::*;
-    use kernel::{interrupt::local_interrupt_disable, prelude::*, types::Opaque};
+    use kernel::{prelude::*, types::Opaque};
 
     #[pin_data]
     struct Two {
@@ -383,7 +381,7 @@ mod tests {
 
         // Guard first, token second, guard dropped first.
         let g = t.b.lock();
-        let irqs_off = local_interrupt_disable();
+        let irqs_off = IrqsOff::new().expect("not in NMI");
         drop(g);
         // With `raw_spin_lock_irqsave()` the guard restored "enabled" here.
         assert!(irqs_disabled());
@@ -392,7 +390,7 @@ mod tests {
         assert!(!irqs_disabled());
 
         // Token first, guard second, token dropped first.
-        let irqs_off = local_interrupt_disable();
+        let irqs_off = IrqsOff::new().expect("not in NMI");
         let g = t.b.lock();
         drop(irqs_off);
         assert!(irqs_disabled());
@@ -402,7 +400,7 @@ mod tests {
         // A successful try_lock takes a count too.
         let g = t.b.try_lock();
         assert!(g.is_some());
-        let irqs_off = local_interrupt_disable();
+        let irqs_off = IrqsOff::new().expect("not in NMI");
         drop(g);
         assert!(irqs_disabled());
         drop(irqs_off);
@@ -421,7 +419,7 @@ mod tests {
         assert!(!irqs_disabled());
 
         // Taken with interrupts already off, the lock leaves them off.
-        let irqs_off = local_interrupt_disable();
+        let irqs_off = IrqsOff::new().expect("not in NMI");
         {
             let _g = t.b.lock();
             assert!(irqs_disabled());

@@ -564,9 +564,9 @@ mod tests {
         irq_work::IrqWorkKind,
         irqs_disabled, new_raw_spinlock_irq,
         percpu::{num_possible_cpus, PerCpuOwner},
-        RawSpinLockIrq,
+        IrqsOff, RawSpinLockIrq,
     };
-    use kernel::{interrupt::local_interrupt_disable, sync::atomic::Atomic};
+    use kernel::sync::atomic::Atomic;
 
     /// Counts its drops; `'static` as an `RcuBox` requires.
     struct Tracked {
@@ -731,7 +731,7 @@ mod tests {
         assert_eq!(*obj.as_pin().head(), 7);
         let before = SLOT_DROPS.load(Relaxed);
         {
-            let _irqs_off = local_interrupt_disable();
+            let _irqs_off = IrqsOff::new().expect("not in NMI");
             obj.drop_deferred(queue.as_ref());
             assert_eq!(SLOT_DROPS.load(Relaxed), before);
         }

@@ -1,0 +1,213 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! CPU masks that C code owns and changes with atomic bit operations.
+//!
+//! Many per-CPU bookkeeping masks of the kernel (sched_ext's kick masks,
+//! say) are `cpumask_var_t` fields of C structures that several CPUs set
+//! and clear concurrently with `cpumask_set_cpu()` and
+//! `cpumask_clear_cpu()`, which are atomic, and read with
+//! `cpumask_test_cpu()` and `for_each_cpu()`. The kernel crate's
+//! [`Cpumask`](kernel::cpumask::Cpumask) changes bits through `&mut`, which
+//! such a shared mask cannot give; [`AtomicCpumask`] offers the same
+//! operations through a shared reference, so no `&mut` to memory other
+//! CPUs also change is ever formed. Its bits are [`PossibleCpu`]s, so no
+//! bit beyond the possible CPUs is ever touched.
+//!
+//! C header: [`include/linux/cpumask.h`](srctree/include/linux/cpumask.h)
+//!
+//! # Examples
+//!
+//! ```
+//! use kernel::cpumask::CpumaskVar;
+//! use scx_rs::sync::{cpumask::AtomicCpumask, percpu::possible_cpus};
+//!
+//! let var = CpumaskVar::new_zero(GFP_KERNEL)?;
+//! // SAFETY: `var` is an allocated mask, which outlives `mask` and is
+//! // changed only through it.
+//! let mask = unsafe { AtomicCpumask::from_raw(var.as_raw()) };
+//! let cpu = possible_cpus().last().expect("a possible CPU");
+//! mask.set(cpu);
+//! assert!(mask.test(cpu));
+//! assert!(mask.iter().eq([cpu]));
+//! mask.clear(cpu);
+//! assert_eq!(mask.iter().count(), 0);
+//! # Ok::<(), Error>(())
+//! ```
+
+use super::percpu::PossibleCpu;
+use crate::bindings;
+use kernel::{bitmap::Bitmap, cpu::nr_cpu_ids, cpumask::CpumaskVar, types::Opaque};
+
+/// A `struct cpumask` changed only with atomic bit operations.
+///
+/// # Invariants
+///
+/// `self` is a valid `struct cpumask` of `nr_cpu_ids` bits, changed only with
+/// atomic bit operations (`cpumask_set_cpu()`, `cpumask_clear_cpu()`) while
+/// it is shared.
+#[repr(transparent)]
+pub struct AtomicCpumask(Opaque<bindings::cpumask>);
+
+// SAFETY: Every access is an atomic bit operation or a read of bits, which
+// C does concurrently too; no reference to the bits is handed out.
+unsafe impl Sync for AtomicCpumask {}
+
+impl AtomicCpumask {
+    /// The mask at `ptr`.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` points to a `struct cpumask` of at least `nr_cpu_ids` bits that
+    /// stays valid for `'a` and is changed only with atomic bit operations
+    /// meanwhile.
+    #[inline]
+    pub unsafe fn from_raw<'a>(ptr: *mut bindings::cpumask) -> &'a Self {
+        // INVARIANT: by the safety requirements.
+        // SAFETY: `ptr` is valid for `'a` and `AtomicCpumask` is a transparent
+        // wrapper of `struct cpumask`.
+        unsafe { &*ptr.cast::<Self>() }
+    }
+
+    /// The mask a `cpumask_var_t` holds.
+    ///
+    /// # Safety
+    ///
+    /// `var` points to a `cpumask_var_t` that is allocated (with
+    /// `CONFIG_CPUMASK_OFFSTACK`) and stays valid for `'a`, whose mask is
+    /// changed only with atomic bit operations meanwhile.
+    #[inline]
+    pub unsafe fn from_var<'a>(var: *mut bindings::cpumask_var_t) -> &'a Self {
+        // SAFETY: `var` is a valid, allocated `cpumask_var_t` for `'a`, as
+        // `CpumaskVar::from_raw` requires; the `struct cpumask` it holds is
+        // valid for `'a` and changed only atomically, as `from_raw` requires.
+        unsafe { Self::from_raw(CpumaskVar::from_raw(var).as_raw()) }
+    }
+
+    /// The mask as a bitmap of `nr_cpu_ids` bits.
+    #[inline]
+    fn bits(&self) -> &Bitmap {
+        // SAFETY: a `struct cpumask` is an array of `unsigned long` with at
+        // least `nr_cpu_ids` (below `i32::MAX`) bits, valid while `self` is
+        // borrowed, and changed only with atomic operations (type invariant).
+        unsafe { Bitmap::from_raw(self.0.get().cast::<usize>(), nr_cpu_ids() as usize) }
+    }
+
+    /// Sets `cpu` (`cpumask_set_cpu()`).
+    #[inline]
+    pub fn set(&self, cpu: PossibleCpu) {
+        self.bits().set_bit_atomic(cpu.as_u32() as usize);
+    }
+
+    /// Clears `cpu` (`cpumask_clear_cpu()`).
+    #[inline]
+    pub fn clear(&self, cpu: PossibleCpu) {
+        self.bits().clear_bit_atomic(cpu.as_u32() as usize);
+    }
+
+    /// Whether `cpu` is set (`cpumask_test_cpu()`).
+    #[inline]
+    pub fn test(&self, cpu: PossibleCpu) -> bool {
+        let i = cpu.as_u32() as usize;
+        self.bits().next_bit(i) == Some(i)
+    }
+
+    /// The set CPUs, in increasing order (`for_each_cpu()`): each step looks
+    /// for the next set bit, so bits changed meanwhile are seen or not as
+    /// with the C iterator. Bits of CPUs that are not possible, which
+    /// nothing should set, are skipped.
+    pub fn iter(&self) -> impl Iterator<Item = PossibleCpu> + '_ {
+        let bits = self.bits();
+        let mut start = 0;
+        core::iter::from_fn(move || loop {
+            if start >= bits.len() {
+                return None;
+            }
+            let next = bits.next_bit(start)?;
+            start = next + 1;
+            if let Some(cpu) = PossibleCpu::from_u32(next as u32) {
+                return Some(cpu);
+            }
+        })
+    }
+}
+
+// The samples include this file too; only scx_rs.ko runs its tests.
+#[cfg(not(scx_rs_sample))]
+#[kernel::prelude::kunit_tests(scx_rs_cpumask)]
+mod tests {
+    use super::*;
+    use crate::sync::{
+        cpu_online,
+        irq_work::{IrqWork, IrqWorkFn, IrqWorkKind},
+        percpu::{possible_cpus, PerCpu, PreemptGuard},
+    };
+    use core::pin::Pin;
+    use kernel::{prelude::*, sync::Arc};
+
+    /// A mask shared by the irq_works of a test, each setting its own CPU.
+    struct Shared(CpumaskVar);
+
+    // SAFETY: the mask is changed only through `AtomicCpumask`, atomically.
+    unsafe impl Send for Shared {}
+    // SAFETY: as above.
+    unsafe impl Sync for Shared {}
+
+    impl Shared {
+        fn mask(&self) -> &AtomicCpumask {
+            // SAFETY: the mask is allocated, lives as long as `self` and is
+            // changed only through this view.
+            unsafe { AtomicCpumask::from_raw(self.0.as_raw()) }
+        }
+    }
+
+    struct SetMine(Arc<Shared>);
+
+    impl IrqWorkFn for SetMine {
+        fn run(work: Pin<&IrqWork<Self>>) {
+            let g = PreemptGuard::new();
+            work.0.mask().set(PossibleCpu::current(&g));
+        }
+    }
+
+    #[test]
+    fn set_clear_test_iter() -> Result {
+        let shared = Shared(CpumaskVar::new_zero(GFP_KERNEL)?);
+        let mask = shared.mask();
+        assert_eq!(mask.iter().count(), 0);
+        for cpu in possible_cpus() {
+            assert!(!mask.test(cpu));
+            mask.set(cpu);
+            assert!(mask.test(cpu));
+        }
+        // Every possible CPU, in order, and nothing else.
+        assert!(mask.iter().eq(possible_cpus()));
+        for cpu in possible_cpus().step_by(2) {
+            mask.clear(cpu);
+        }
+        assert!(mask.iter().eq(possible_cpus().skip(1).step_by(2)));
+        // The kernel crate's reading of the same bits agrees.
+        for cpu in possible_cpus() {
+            assert_eq!(shared.0.test(cpu.id()), mask.test(cpu));
+        }
+        Ok(())
+    }
+
+    /// Every online CPU sets its own bit from hard IRQ context at the same
+    /// time; no bit is lost.
+    #[test]
+    fn concurrent_sets_from_every_cpu() -> Result {
+        let shared = Arc::new(Shared(CpumaskVar::new_zero(GFP_KERNEL)?), GFP_KERNEL)?;
+        let works = PerCpu::pin_init(GFP_KERNEL, |_| {
+            IrqWork::new(IrqWorkKind::Hard, SetMine(shared.clone()))
+        })?;
+        for w in works.iter().filter(|w| cpu_online(w.cpu().id())) {
+            assert!(w.get().queue_on(w.cpu()));
+        }
+        for w in works.iter() {
+            w.sync();
+        }
+        let online = possible_cpus().filter(|c| cpu_online(c.id()));
+        assert!(shared.mask().iter().eq(online));
+        Ok(())
+    }
+}
