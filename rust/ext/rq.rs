@@ -135,9 +135,15 @@ impl Rq {
         unsafe { PossibleCpu::from_i32_unchecked((*self.as_raw()).cpu) }
     }
 
-    /// Locks the runqueue (`raw_spin_rq_lock()`), spinning until it is free.
+    /// Locks the runqueue (`raw_spin_rq_lock()`), spinning until it is
+    /// free.
     ///
     /// IRQs must stay disabled while the lock is held, hence `irqs_off`.
+    /// Runqueue locks do not nest here: locking a second runqueue while one
+    /// is held, or one that sched_ext already holds for the caller (in a
+    /// [`SubDispatch`](crate::ext::sched::SubDispatch)), deadlocks, which
+    /// lockdep reports. Nothing in this crate does either: kicks are bounced
+    /// to the kick irq_work for that reason.
     #[inline]
     pub fn lock<'a>(&'a self, irqs_off: &'a IrqsOff) -> RqGuard<'a> {
         // SAFETY: IRQs are disabled for the lifetime of the guard
@@ -337,10 +343,13 @@ impl<'a> RqGuard<'a> {
     pub fn curr_is_idle(&self) -> bool {
         // SAFETY: `rq->curr` changes only under the rq lock, held by the type
         // invariant; it is never null and lives while it is current. The
-        // task changes other bits of its `flags` with plain stores, so the
-        // word is read as an atomic (relaxed, C's plain read in
-        // `is_idle_task()`); `PF_IDLE` itself changes only while the task is
-        // not on a CPU or is the one running it.
+        // task changes other bits of its `flags` with plain stores while
+        // this runs, so the word is read as an atomic (relaxed, C's plain
+        // read in `is_idle_task()`). That read still races with those plain
+        // stores, as C's own read does: the kernel's memory model tolerates
+        // it for a word-sized aligned access (no tearing), and `PF_IDLE`
+        // itself changes only while the task is not on a CPU or is the one
+        // running it, so the bit read is exact.
         let flags = unsafe {
             let curr = (*self.rq.as_raw()).__bindgen_anon_1.curr;
             Atomic::from_ptr(&raw mut (*curr).flags).load(Relaxed)

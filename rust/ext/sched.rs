@@ -205,9 +205,13 @@ pub struct SchedPcpu(Opaque<scx_sched_pcpu>);
 unsafe impl Sync for SchedPcpu {}
 
 // SAFETY: `SchedPcpu` wraps C data in an `Opaque`; `to_kick_node` is
-// initialised when the scheduler's per-CPU data is allocated, and
-// `scx_sched_free_rcu_work()` syncs every CPU's kick irq_work, which unlinks
-// it, before freeing the data (kicks are blocked by then).
+// initialised when the scheduler's per-CPU data is allocated. A slot is
+// linked only with its CPU's kick irq_work queued (`ThisRq::queue_kicks`),
+// which unlinks every entry when it runs - unless it finds no kick sync
+// array, which `free_kick_syncs()` clears only while every scheduler
+// bypasses, when no kick is recorded, after syncing every kick irq_work -
+// and `scx_sched_free_rcu_work()` syncs every CPU's kick irq_work before
+// freeing the data.
 unsafe impl CListItem for SchedPcpu {
     const LINK: usize = offset_of!(scx_sched_pcpu, to_kick_node);
 }
@@ -231,8 +235,11 @@ impl SchedPcpu {
     #[inline]
     fn flags(&self) -> u64 {
         // SAFETY: `flags` lives with `self`. C changes it under the
-        // runqueue's lock and reads it without, as here (`scx_bypassing()`);
-        // this read is a marked one.
+        // runqueue's lock with plain stores and reads it without, as here
+        // (`scx_bypassing()`). This read is an atomic one, which still races
+        // with those plain stores exactly as C's read does; the word is
+        // aligned and word-sized, so it does not tear, and no ordering is
+        // implied on either side.
         unsafe { Atomic::from_ptr(&raw mut (*self.as_raw()).flags) }.load(Relaxed)
     }
 

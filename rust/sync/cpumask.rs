@@ -36,7 +36,13 @@
 
 use super::percpu::PossibleCpu;
 use crate::bindings;
-use kernel::{bitmap::Bitmap, cpu::nr_cpu_ids, cpumask::CpumaskVar, types::Opaque};
+use kernel::{
+    bitmap::Bitmap,
+    cpu::{nr_cpu_ids, CpuId},
+    cpumask::CpumaskVar,
+    sync::atomic::{Atomic, Relaxed},
+    types::Opaque,
+};
 
 /// A `struct cpumask` changed only with atomic bit operations.
 ///
@@ -83,12 +89,14 @@ impl AtomicCpumask {
         unsafe { Self::from_raw(CpumaskVar::from_raw(var).as_raw()) }
     }
 
-    /// The mask as a bitmap of `nr_cpu_ids` bits.
+    /// The mask as a bitmap of `nr_cpu_ids` bits, for its atomic bit
+    /// operations.
     #[inline]
     fn bits(&self) -> &Bitmap {
         // SAFETY: a `struct cpumask` is an array of `unsigned long` with at
         // least `nr_cpu_ids` (below `i32::MAX`) bits, valid while `self` is
-        // borrowed, and changed only with atomic operations (type invariant).
+        // borrowed, and changed only with atomic operations (type invariant);
+        // this module reads it with atomic loads only (`words`).
         unsafe { Bitmap::from_raw(self.0.get().cast::<usize>(), nr_cpu_ids() as usize) }
     }
 
@@ -104,11 +112,25 @@ impl AtomicCpumask {
         self.bits().clear_bit_atomic(cpu.as_u32() as usize);
     }
 
+    /// The words of the mask, `BITS_TO_LONGS(nr_cpu_ids)` of them, read
+    /// as relaxed atomics: other CPUs set and clear bits meanwhile.
+    #[inline]
+    fn words(&self) -> &[Atomic<usize>] {
+        let n = (nr_cpu_ids() as usize).div_ceil(usize::BITS as usize);
+        // SAFETY: a `struct cpumask` is an array of at least that many
+        // `unsigned long`s, valid while `self` is borrowed (type invariant);
+        // `Atomic<usize>` has the layout of `usize`, and every concurrent
+        // change of the words is an atomic bit operation, so atomic reads
+        // race with no plain access.
+        unsafe { core::slice::from_raw_parts(self.0.get().cast::<Atomic<usize>>(), n) }
+    }
+
     /// Whether `cpu` is set (`cpumask_test_cpu()`).
     #[inline]
     pub fn test(&self, cpu: PossibleCpu) -> bool {
         let i = cpu.as_u32() as usize;
-        self.bits().next_bit(i) == Some(i)
+        let bits = usize::BITS as usize;
+        (self.words()[i / bits].load(Relaxed) >> (i % bits)) & 1 != 0
     }
 
     /// The set CPUs, in increasing order (`for_each_cpu()`): each step looks
@@ -116,15 +138,23 @@ impl AtomicCpumask {
     /// with the C iterator. Bits of CPUs that are not possible, which
     /// nothing should set, are skipped.
     pub fn iter(&self) -> impl Iterator<Item = PossibleCpu> + '_ {
-        let bits = self.bits();
-        let mut start = 0;
+        let words = self.words();
+        let bits = usize::BITS as usize;
+        // The next bit to look at.
+        let mut next = 0usize;
         core::iter::from_fn(move || loop {
-            if start >= bits.len() {
-                return None;
+            let word = words.get(next / bits)?;
+            // The bits of this word from `next` on, re-read at each step.
+            let rest = word.load(Relaxed) >> (next % bits);
+            if rest == 0 {
+                next = (next / bits + 1) * bits;
+                continue;
             }
-            let next = bits.next_bit(start)?;
-            start = next + 1;
-            if let Some(cpu) = PossibleCpu::from_u32(next as u32) {
+            let cpu = next + rest.trailing_zeros() as usize;
+            next = cpu + 1;
+            // Bits at or past `nr_cpu_ids` in the last word are not CPUs.
+            let cpu = CpuId::from_u32(u32::try_from(cpu).ok()?)?;
+            if let Some(cpu) = PossibleCpu::new(cpu) {
                 return Some(cpu);
             }
         })

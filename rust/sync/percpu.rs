@@ -196,6 +196,11 @@ impl From<PossibleCpu> for CpuId {
 /// }
 /// ```
 ///
+/// The holder must not sleep while it holds the proof (no `GFP_KERNEL`
+/// allocation, no `CondVar::wait`): a task that sleeps may wake up on
+/// another CPU. As for an RCU read guard, the type cannot forbid that; the
+/// kernel's atomic-sleep debugging (`might_sleep()`) reports it.
+///
 /// # Safety
 ///
 /// While a value of an implementing type exists, the task that holds it must
