@@ -150,13 +150,6 @@ impl Dsq {
         self.q.get()
     }
 
-    /// The DSQ's id.
-    #[inline]
-    pub fn id(&self) -> u64 {
-        // SAFETY: `id` is set at init and never changes afterwards.
-        unsafe { (*self.as_raw()).id }
-    }
-
     /// The DSQ's per-CPU data, `None` if its init failed.
     #[inline]
     pub fn pcpu(&self) -> Option<PerCpuRef<'_, DsqPcpu>> {
@@ -219,13 +212,6 @@ unsafe impl CListItem for DsqPcpu {
 }
 
 impl DsqPcpu {
-    /// The DSQ this slot belongs to (`pcpu->dsq`).
-    #[inline]
-    pub fn dsq(&self) -> *const Dsq {
-        // SAFETY: `dsq` is set at init and never changes.
-        unsafe { (*self.inner.get()).dsq }.cast()
-    }
-
     /// Initialises one CPU's slot for the DSQ at `dsq`: the back-pointer,
     /// and an empty user reenqueue link.
     fn init(dsq: *mut scx_dispatch_q) -> impl PinInit<Self> {
@@ -323,5 +309,58 @@ impl Iterator for DestroyedDsqs {
 impl Drop for DestroyedDsqs {
     fn drop(&mut self) {
         self.for_each(drop);
+    }
+}
+
+#[cfg(CONFIG_KUNIT)]
+#[kernel::prelude::kunit_tests(scx_rs_dispatch_q)]
+mod tests {
+    use super::*;
+    use crate::sync::percpu::possible_cpus;
+
+    /// `dsq->id`.
+    fn id(dsq: &Dsq) -> u64 {
+        // SAFETY: set at init, never changed.
+        unsafe { (*dsq.as_raw()).id }
+    }
+
+    #[test]
+    fn init_sets_up_every_cpu() -> Result {
+        let live = live_dsqs();
+        let dsq = KBox::pin_init(Dsq::new(42, None), GFP_KERNEL)?;
+        assert_eq!(id(&dsq), 42);
+        assert_eq!(live_dsqs(), live + 1);
+        let pcpu = dsq.pcpu().expect("per-CPU data");
+        let mut n = 0;
+        for slot in pcpu.iter() {
+            // SAFETY: `pcpu->dsq` is set at init, never changed.
+            let back = unsafe { (*slot.inner.get()).dsq };
+            assert!(core::ptr::eq(back, dsq.as_raw()));
+            let reenq = Rq::of(slot.cpu()).lock_deferred_reenq();
+            assert!(!reenq.users().is_linked(&slot));
+            n += 1;
+        }
+        assert_eq!(n, possible_cpus().count());
+        drop(dsq);
+        assert_eq!(live_dsqs(), live);
+        Ok(())
+    }
+
+    /// As sched_ext calls them: init in memory it owns, then exit.
+    #[test]
+    fn in_place_init_and_exit() -> Result {
+        let live = live_dsqs();
+        let mut mem = KBox::<scx_dispatch_q>::new_uninit(GFP_KERNEL)?;
+        let ptr = NonNull::from(&mut *mem).cast::<scx_dispatch_q>();
+        // SAFETY: `ptr` is valid for writes of a DSQ and stays in place
+        // until the exit below.
+        unsafe { pin_init::raw_try_init(ptr.as_ptr().cast::<Dsq>(), Dsq::new(11, None)) }?;
+        // SAFETY: initialised above, not exited.
+        assert_eq!(unsafe { (*ptr.as_ptr()).id }, 11);
+        assert_eq!(live_dsqs(), live + 1);
+        // SAFETY: initialised, and nothing uses it any more.
+        unsafe { Dsq::exit(ptr) };
+        assert_eq!(live_dsqs(), live);
+        Ok(())
     }
 }

@@ -59,26 +59,6 @@ mod tests {
     }
 
     #[test]
-    fn init_sets_up_every_cpu() -> Result {
-        let live = live_dsqs();
-        let dsq = KBox::pin_init(Dsq::new(42, None), GFP_KERNEL)?;
-        assert_eq!(dsq.id(), 42);
-        assert_eq!(live_dsqs(), live + 1);
-        let pcpu = dsq.pcpu().expect("per-CPU data");
-        let mut n = 0;
-        for slot in pcpu.iter() {
-            assert!(core::ptr::eq(slot.dsq(), &*dsq));
-            let reenq = Rq::of(slot.cpu()).lock_deferred_reenq();
-            assert!(!reenq.users().is_linked(&slot));
-            n += 1;
-        }
-        assert_eq!(n, possible_cpus().count());
-        drop(dsq);
-        assert_eq!(live_dsqs(), live);
-        Ok(())
-    }
-
-    #[test]
     fn allocation_failure_is_enomem() -> Result {
         let live = live_dsqs();
         fault::fail_after(0);
@@ -152,23 +132,6 @@ mod tests {
             assert_eq!(warnings, 1);
         }
         assert!(Rq::of(cpu).lock_deferred_reenq().users().is_empty());
-        Ok(())
-    }
-
-    #[test]
-    fn in_place_init_and_exit() -> Result {
-        let live = live_dsqs();
-        let mut mem = KBox::<scx_dispatch_q>::new_uninit(GFP_KERNEL)?;
-        let ptr = NonNull::from(&mut *mem).cast::<scx_dispatch_q>();
-        // SAFETY: `ptr` is valid for writes of a DSQ and stays in place
-        // until the exit below.
-        unsafe { pin_init::raw_try_init(ptr.as_ptr().cast::<Dsq>(), Dsq::new(11, None)) }?;
-        // SAFETY: initialised above, not exited.
-        assert_eq!(unsafe { (*ptr.as_ptr()).id }, 11);
-        assert_eq!(live_dsqs(), live + 1);
-        // SAFETY: initialised, and nothing uses it any more.
-        unsafe { Dsq::exit(ptr) };
-        assert_eq!(live_dsqs(), live);
         Ok(())
     }
 }
