@@ -162,16 +162,18 @@ mod tests {
     fn generated_layout_matches_c() {
         // `curr` is in an anonymous union at its start.
         let rq_curr = (c_str!("rq.curr"), offset_of!(rq, __bindgen_anon_1));
-        let rust: [(&CStr, usize); 44] = layout! {
+        let rust: [(&CStr, usize); 53] = layout! {
             rq: idle, scx, cpu;
             scx_rq: local_dsq, flags, sub_dispatch_prev, cpus_to_sync,
                 kick_sync_pending, kick_sync, sched_pcpus_to_kick,
                 deferred_reenq_lock, kick_cpus_irq_work;
-            scx_sched: pcpu, level, ancestors;
+            scx_sched: pcpu, level, ancestors, has_op, bypass_dsp_enable_depth;
             scx_sched_pcpu: sch, flags, cpus_to_kick, cpus_to_kick_if_idle,
-                cpus_to_preempt, cpus_to_wait, to_kick_node, ecaps, event_stats;
+                cpus_to_preempt, cpus_to_wait, to_kick_node, ecaps, event_stats,
+                bypass_dsq, bypass_host_seq, dsp_ctx;
+            scx_dsp_ctx: rq, nr_tasks;
             scx_event_stats: SCX_EV_SLICE_DENIED, SCX_EV_SUB_PREEMPT_DENIED,
-                SCX_EV_SUB_KICK_DENIED;
+                SCX_EV_SUB_KICK_DENIED, SCX_EV_SUB_BYPASS_DISPATCH;
             scx_dispatch_q: lock, list, id, sched, pcpu, free_node, rcu;
             scx_dsq_pcpu: dsq, deferred_reenq_user;
             scx_impl_ops: ;

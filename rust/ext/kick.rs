@@ -17,7 +17,7 @@
 use crate::{
     bindings,
     ext::{
-        rq::{ClassOrder, KickIrqWork, KickSyncs, Rq, RqGuard, ThisRq},
+        rq::{ClassOrder, KickIrqWork, KickSyncs, Rq, RqGuard, RqLockHolder, ThisRq, RQ_LOCKED},
         sched::{scx_add_event, Sched, SchedPcpu, SCX_CAP_BASE},
     },
     sync::{cpu_online, percpu::PossibleCpu, IrqsOff},
@@ -37,7 +37,7 @@ fn can_skip_idle_kick(rq: &RqGuard<'_>) -> bool {
     //
     // The race window is small and we don't and can't guarantee that the rq
     // is only kicked while idle anyway. Skip only when sure.
-    !rq.curr_is_idle() && !rq.in_dispatch()
+    !rq.curr().is_idle() && !rq.in_dispatch()
 }
 
 /// `scx_kick_cpu()`: records a kick of `cpu` with `SCX_KICK_*` `flags` for
@@ -98,7 +98,7 @@ fn kick_one_cpu(
     let irqs_off = this_rq.irqs_off();
     let sch = pcpu.sched();
     let guard = Rq::of(cpu).lock(irqs_off);
-    let class = guard.curr_class();
+    let class = guard.curr().class();
     let mut should_wait = false;
 
     // During CPU hotplug, a CPU may depend on kicking itself to make forward
@@ -115,7 +115,7 @@ fn kick_one_cpu(
                 let caps = sch.caps_for_preempt(&guard, 0);
                 if sch.missing_caps(cpu, caps) != 0 {
                     scx_add_event!(sch, SCX_EV_SUB_PREEMPT_DENIED, 1, irqs_off);
-                } else if !guard.set_curr_slice(0) {
+                } else if !guard.curr().set_slice(0) {
                     scx_add_event!(sch, SCX_EV_SLICE_DENIED, 1, irqs_off);
                 }
             }
@@ -188,7 +188,7 @@ pub(crate) fn kick_cpus(ctx: &KickIrqWork<'_>) {
     // wait for each other. Defer to kick_sync_wait_bal_cb().
     if should_wait {
         let guard = this_rq.lock(this_rq.irqs_off());
-        guard.set_kick_sync_pending();
+        guard.set(RQ_LOCKED.kick_sync_pending, true);
         guard.resched_curr();
     }
 }

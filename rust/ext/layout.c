@@ -43,6 +43,8 @@ static const struct scx_rs_layout scx_rs_layout[] = {
 	OFFSET(scx_sched, pcpu),
 	OFFSET(scx_sched, level),
 	OFFSET(scx_sched, ancestors),
+	OFFSET(scx_sched, has_op),
+	OFFSET(scx_sched, bypass_dsp_enable_depth),
 
 	SIZE(scx_sched_pcpu),
 	OFFSET(scx_sched_pcpu, sch),
@@ -54,11 +56,19 @@ static const struct scx_rs_layout scx_rs_layout[] = {
 	OFFSET(scx_sched_pcpu, to_kick_node),
 	OFFSET(scx_sched_pcpu, ecaps),
 	OFFSET(scx_sched_pcpu, event_stats),
+	OFFSET(scx_sched_pcpu, bypass_dsq),
+	OFFSET(scx_sched_pcpu, bypass_host_seq),
+	OFFSET(scx_sched_pcpu, dsp_ctx),
+
+	SIZE(scx_dsp_ctx),
+	OFFSET(scx_dsp_ctx, rq),
+	OFFSET(scx_dsp_ctx, nr_tasks),
 
 	SIZE(scx_event_stats),
 	OFFSET(scx_event_stats, SCX_EV_SLICE_DENIED),
 	OFFSET(scx_event_stats, SCX_EV_SUB_PREEMPT_DENIED),
 	OFFSET(scx_event_stats, SCX_EV_SUB_KICK_DENIED),
+	OFFSET(scx_event_stats, SCX_EV_SUB_BYPASS_DISPATCH),
 
 	SIZE(scx_dispatch_q),
 	OFFSET(scx_dispatch_q, lock),

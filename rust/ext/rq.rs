@@ -29,7 +29,7 @@
 //!
 //! ```
 //! use scx_rs::{
-//!     ext::rq::{ClassOrder, Rq},
+//!     ext::rq::{ClassOrder, Rq, RqLockHolder},
 //!     sync::IrqsOff,
 //! };
 //!
@@ -37,7 +37,7 @@
 //! let rq = Rq::this(&irqs_off);
 //! let guard = rq.lock(&irqs_off);
 //! // This test runs in a kernel thread of the fair class, above ext.
-//! assert_eq!(guard.curr_class(), ClassOrder::Above);
+//! assert_eq!(guard.curr().class(), ClassOrder::Above);
 //! // The lock is held: it cannot be taken again.
 //! assert!(rq.try_lock(&irqs_off).is_none());
 //! drop(guard);
@@ -46,7 +46,10 @@
 
 use crate::{
     bindings,
-    ext::{dispatch_q::DsqPcpu, sched::SchedPcpu},
+    ext::{
+        dispatch_q::DsqPcpu,
+        sched::{Sched, SchedPcpu},
+    },
     sync::{
         cpumask::AtomicCpumask,
         irq_work::CIrqWork,
@@ -56,6 +59,7 @@ use crate::{
     },
 };
 use core::{marker::PhantomData, ops::Deref, ptr::NonNull};
+use kernel::ptr::project;
 use kernel::{
     ffi::c_ulong,
     sync::atomic::{Atomic, Relaxed},
@@ -271,6 +275,248 @@ impl Deref for ThisRq<'_> {
     }
 }
 
+/// A field of `struct rq` that the rq lock protects, as the projection from
+/// a runqueue to it: [`RQ_LOCKED`] lists those these paths use, and a
+/// [`RqLockHolder`] reads and writes them.
+///
+/// # Invariants
+///
+/// `project` returns, computed from the pointer it is given, the address of
+/// a field of that `struct rq` holding a `T` that is changed only with the
+/// rq lock held (C reads it without the lock only with `READ_ONCE()`), and
+/// every value C stores in it is a valid `T`.
+pub struct RqLocked<T> {
+    project: fn(*mut bindings::rq) -> *mut T,
+}
+
+impl<T> Clone for RqLocked<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for RqLocked<T> {}
+
+impl<T> RqLocked<T> {
+    /// # Safety
+    ///
+    /// `project` is as the type invariant says.
+    const unsafe fn new(project: fn(*mut bindings::rq) -> *mut T) -> Self {
+        // INVARIANT: by the safety requirements.
+        Self { project }
+    }
+}
+
+/// The fields of `struct rq` that the rq lock protects and these paths use.
+pub struct RqLockedFields {
+    /// `rq->curr`, the task running on the runqueue's CPU.
+    pub curr: RqLocked<*mut bindings::task_struct>,
+    /// `rq->scx.flags`, the `SCX_RQ_*` flags.
+    pub scx_flags: RqLocked<u32>,
+    /// `rq->scx.kick_sync_pending`: the CPU must wait for the CPUs in its
+    /// `cpus_to_sync` before it next schedules.
+    pub kick_sync_pending: RqLocked<bool>,
+    /// `rq->scx.sub_dispatch_prev`, the task that was running when
+    /// sched_ext started dispatching on the runqueue, for nested dispatch.
+    pub sub_dispatch_prev: RqLocked<*mut bindings::task_struct>,
+    /// `rq->scx.local_dsq.nr`, the number of tasks on the local DSQ.
+    pub local_dsq_nr: RqLocked<u32>,
+}
+
+/// The fields of `struct rq` that the rq lock protects, for
+/// [`RqLockHolder::get`] and [`RqLockHolder::set`].
+pub const RQ_LOCKED: RqLockedFields = {
+    // SAFETY: each projection is `kernel::ptr::project!`, which computes the
+    // address of the field it names from the pointer it is given. Each field
+    // is changed only with the rq lock held:
+    // - `curr`: by `__schedule()`, under the lock; lockless readers use
+    //   `READ_ONCE()` or RCU;
+    // - `scx.flags`: every `rq->scx.flags |=`/`&=` of kernel/sched/ext/ is
+    //   under the lock (`lockdep_assert_rq_held()`);
+    // - `scx.kick_sync_pending`: set by the kick irq_work and cleared by
+    //   `kick_sync_wait_bal_cb()`, both under the lock;
+    // - `scx.sub_dispatch_prev`: set and cleared by `scx_dispatch_sched()`
+    //   around `ops.dispatch()`, under the lock;
+    // - `scx.local_dsq.nr`: changed by insertions into and removals from the
+    //   local DSQ, which hold the rq lock (not the DSQ's own), and read
+    //   locklessly with `READ_ONCE()` (`dsq_mod_nr()` writes it with
+    //   `WRITE_ONCE()`).
+    // They are pointers, integers and a `bool` C sets only to `true` or
+    // `false`: every value C stores is valid.
+    unsafe {
+        RqLockedFields {
+            curr: RqLocked::new(|rq| project!(mut rq, .__bindgen_anon_1.curr)),
+            scx_flags: RqLocked::new(|rq| project!(mut rq, .scx.flags)),
+            kick_sync_pending: RqLocked::new(|rq| project!(mut rq, .scx.kick_sync_pending)),
+            sub_dispatch_prev: RqLocked::new(|rq| project!(mut rq, .scx.sub_dispatch_prev)),
+            local_dsq_nr: RqLocked::new(|rq| project!(mut rq, .scx.local_dsq.nr)),
+        }
+    }
+};
+
+/// A context that holds a runqueue's lock: an [`RqGuard`], or a
+/// [`SubDispatch`](crate::ext::sched::SubDispatch), for which sched_ext
+/// holds it.
+///
+/// The lock protects the fields of [`RQ_LOCKED`] and the runqueue's tasks'
+/// scheduling state ([`RqTask`]).
+///
+/// # Safety
+///
+/// `locked_rq()` returns the same runqueue for as long as the value exists,
+/// and the current context holds that runqueue's lock whenever code that
+/// has the value runs: sched_ext may drop and retake it inside a call into
+/// C, never across Rust code. The value is not sent to another task.
+pub unsafe trait RqLockHolder {
+    /// The locked runqueue.
+    fn locked_rq(&self) -> &Rq;
+
+    /// Reads a field the rq lock protects (`READ_ONCE()` of it).
+    #[inline]
+    fn get<T: Copy>(&self, field: RqLocked<T>) -> T {
+        let ptr = (field.project)(self.locked_rq().as_raw());
+        // SAFETY: `ptr` is a field of the live runqueue that holds a valid `T`
+        // and changes only under its lock (`RqLocked`), which this context
+        // holds (`RqLockHolder`): nothing writes it concurrently, and C's
+        // lockless reads are `READ_ONCE()`s.
+        unsafe { ptr.read_volatile() }
+    }
+
+    /// Writes a field the rq lock protects (`WRITE_ONCE()` of it).
+    #[inline]
+    fn set<T: Copy>(&self, field: RqLocked<T>, value: T) {
+        let ptr = (field.project)(self.locked_rq().as_raw());
+        // SAFETY: as in `get`; the store is volatile, as C's lockless readers
+        // use `READ_ONCE()`, and `value` is a valid `T` for C.
+        unsafe { ptr.write_volatile(value) }
+    }
+
+    /// Marks the runqueue's current task for rescheduling (`resched_curr()`),
+    /// sending an IPI if it runs on another CPU.
+    #[inline]
+    fn resched_curr(&self) {
+        // SAFETY: `resched_curr()` requires the rq lock, held
+        // (`RqLockHolder`).
+        unsafe { bindings::scx_impl_resched_curr(self.locked_rq().as_raw()) }
+    }
+
+    /// The runqueue's current task (`rq->curr`).
+    #[inline]
+    fn curr(&self) -> RqTask<'_> {
+        // INVARIANT: `rq->curr` is never null, and lives while it is the
+        // current task, which it stays while the lock is held; its
+        // scheduling state is protected by the lock.
+        RqTask {
+            task: self.get(RQ_LOCKED.curr),
+            _lock: PhantomData,
+        }
+    }
+
+    /// Whether sched_ext is dispatching on the runqueue
+    /// (`rq->scx.flags & SCX_RQ_IN_DISPATCH`).
+    #[inline]
+    fn in_dispatch(&self) -> bool {
+        self.get(RQ_LOCKED.scx_flags) & bindings::scx_rq_flags_SCX_RQ_IN_DISPATCH != 0
+    }
+}
+
+/// A task of a runqueue whose lock the context holds: its current task, or
+/// the task that was running when sched_ext started dispatching on it.
+///
+/// # Invariants
+///
+/// `task` is a valid task for `'a`, during which the current context holds
+/// the lock of the runqueue it is on, which protects its `sched_class` and
+/// its `scx.flags`, `scx.slice` and `scx.sched`.
+#[derive(Clone, Copy)]
+pub struct RqTask<'a> {
+    task: *mut bindings::task_struct,
+    _lock: PhantomData<&'a Rq>,
+}
+
+impl<'a> RqTask<'a> {
+    /// The task that `ptr` points to, on the runqueue `locked` holds.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` is a task of `locked`'s runqueue that stays valid while the
+    /// lock is held.
+    #[inline]
+    pub(crate) unsafe fn from_raw(ptr: *mut bindings::task_struct, locked: &'a impl RqLockHolder) -> Self {
+        let _ = locked;
+        // INVARIANT: by the safety requirements.
+        Self {
+            task: ptr,
+            _lock: PhantomData,
+        }
+    }
+
+    /// The `task_struct` pointer.
+    #[inline]
+    pub(crate) fn as_raw(&self) -> *mut bindings::task_struct {
+        self.task
+    }
+
+    /// How the task's class ranks against ext.
+    #[inline]
+    pub fn class(&self) -> ClassOrder {
+        // SAFETY: the task is valid and its `sched_class` changes only under
+        // the lock this context holds (type invariant);
+        // `scx_impl_class_cmp()` only compares the pointer.
+        let cmp = unsafe { bindings::scx_impl_class_cmp((*self.task).sched_class) };
+        match cmp {
+            0 => ClassOrder::Ext,
+            c if c > 0 => ClassOrder::Above,
+            _ => ClassOrder::Below,
+        }
+    }
+
+    /// Whether the task is an idle task (`is_idle_task()`).
+    #[inline]
+    pub fn is_idle(&self) -> bool {
+        // SAFETY: the task is valid (type invariant). It changes other bits
+        // of its `flags` with plain stores while this runs, so the word is
+        // read as an atomic (relaxed, C's plain read in `is_idle_task()`).
+        // That read still races with those plain stores, as C's own read
+        // does: the kernel's memory model tolerates it for a word-sized
+        // aligned access (no tearing), and `PF_IDLE` itself changes only
+        // while the task is not on a CPU or is the one running it, so the bit
+        // read is exact.
+        let flags = unsafe { Atomic::from_ptr(&raw mut (*self.task).flags) }.load(Relaxed);
+        flags & bindings::PF_IDLE != 0
+    }
+
+    /// Whether the task is an ext task of the scheduler `sch` (its class is
+    /// ext and `scx_task_on_sched(sch, p)`).
+    #[inline]
+    pub fn on_sched(&self, sch: &Sched) -> bool {
+        // SAFETY: the task is valid and `scx.sched` changes only under the
+        // lock this context holds (type invariant); only the pointer is
+        // compared (`rcu_access_pointer()`).
+        let on = unsafe { (*self.task).scx.sched }.cast() == sch.as_raw();
+        on && self.class() == ClassOrder::Ext
+    }
+
+    /// Whether the task is queued with slice left (`p->scx.flags &
+    /// SCX_TASK_QUEUED && p->scx.slice`): it would keep running.
+    #[inline]
+    pub fn queued_with_slice(&self) -> bool {
+        // SAFETY: the task is valid and its `scx.flags` and `scx.slice`
+        // change only under the lock this context holds (type invariant).
+        let (flags, slice) = unsafe { ((*self.task).scx.flags, (*self.task).scx.slice) };
+        flags & bindings::scx_ent_flags_SCX_TASK_QUEUED as u32 != 0 && slice != 0
+    }
+
+    /// Sets the task's slice (`scx_set_task_slice()`); `false` if that was
+    /// refused.
+    #[inline]
+    pub fn set_slice(&self, slice: u64) -> bool {
+        // SAFETY: the task is valid and its runqueue is locked (type
+        // invariant), as setting its slice requires.
+        unsafe { bindings::scx_impl_set_task_slice(self.task, slice) }
+    }
+}
+
 /// Where a task's scheduling class ranks relative to sched_ext's.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum ClassOrder {
@@ -310,74 +556,6 @@ impl<'a> RqGuard<'a> {
         self.rq
     }
 
-    /// Marks the runqueue's current task for rescheduling (`resched_curr()`),
-    /// sending an IPI if it runs on another CPU.
-    #[inline]
-    pub fn resched_curr(&self) {
-        // SAFETY: `resched_curr()` requires the rq lock, held by the type
-        // invariant.
-        unsafe { bindings::scx_impl_resched_curr(self.rq.as_raw()) }
-    }
-
-    /// How the class of the runqueue's current task ranks against ext.
-    #[inline]
-    pub fn curr_class(&self) -> ClassOrder {
-        // SAFETY: `rq->curr` changes only under the rq lock, held by the type
-        // invariant; it is never null and lives while it is current. Its
-        // `sched_class` changes only under the rq lock too;
-        // `scx_impl_class_cmp()` only compares the pointer.
-        let cmp = unsafe {
-            let curr = (*self.rq.as_raw()).__bindgen_anon_1.curr;
-            bindings::scx_impl_class_cmp((*curr).sched_class)
-        };
-        match cmp {
-            0 => ClassOrder::Ext,
-            c if c > 0 => ClassOrder::Above,
-            _ => ClassOrder::Below,
-        }
-    }
-
-    /// Whether the runqueue's current task is its idle task
-    /// (`is_idle_task(rq->curr)`).
-    #[inline]
-    pub fn curr_is_idle(&self) -> bool {
-        // SAFETY: `rq->curr` changes only under the rq lock, held by the type
-        // invariant; it is never null and lives while it is current. The
-        // task changes other bits of its `flags` with plain stores while
-        // this runs, so the word is read as an atomic (relaxed, C's plain
-        // read in `is_idle_task()`). That read still races with those plain
-        // stores, as C's own read does: the kernel's memory model tolerates
-        // it for a word-sized aligned access (no tearing), and `PF_IDLE`
-        // itself changes only while the task is not on a CPU or is the one
-        // running it, so the bit read is exact.
-        let flags = unsafe {
-            let curr = (*self.rq.as_raw()).__bindgen_anon_1.curr;
-            Atomic::from_ptr(&raw mut (*curr).flags).load(Relaxed)
-        };
-        flags & bindings::PF_IDLE != 0
-    }
-
-    /// Whether sched_ext is dispatching on the runqueue
-    /// (`rq->scx.flags & SCX_RQ_IN_DISPATCH`).
-    #[inline]
-    pub fn in_dispatch(&self) -> bool {
-        // SAFETY: `rq->scx.flags` changes only under the rq lock, held.
-        let flags = unsafe { (*self.rq.as_raw()).scx.flags };
-        flags & bindings::scx_rq_flags_SCX_RQ_IN_DISPATCH != 0
-    }
-
-    /// Sets the slice of the runqueue's current task (`scx_set_task_slice()`);
-    /// `false` if that was refused.
-    #[inline]
-    pub fn set_curr_slice(&self, slice: u64) -> bool {
-        // SAFETY: the rq lock is held (type invariant), which keeps `rq->curr`
-        // from changing and is what setting the slice of its current task
-        // requires.
-        unsafe {
-            bindings::scx_impl_set_task_slice((*self.rq.as_raw()).__bindgen_anon_1.curr, slice)
-        }
-    }
-
     /// The runqueue's kick sequence (`rq->scx.kick_sync`).
     ///
     /// `kick_sync_wait_bal_cb()` advances it with `smp_store_release()`
@@ -393,12 +571,14 @@ impl<'a> RqGuard<'a> {
         unsafe { Atomic::from_ptr(&raw mut (*self.rq.as_raw()).scx.kick_sync) }.load(Relaxed)
     }
 
-    /// Marks that this CPU must wait for the CPUs in its `cpus_to_sync`
-    /// before it next schedules (`rq->scx.kick_sync_pending = true`).
+}
+
+// SAFETY: by the type invariant this context holds `rq`'s lock for as long
+// as the guard exists.
+unsafe impl RqLockHolder for RqGuard<'_> {
     #[inline]
-    pub fn set_kick_sync_pending(&self) {
-        // SAFETY: `kick_sync_pending` is protected by the rq lock, held.
-        unsafe { (*self.rq.as_raw()).scx.kick_sync_pending = true };
+    fn locked_rq(&self) -> &Rq {
+        self.rq
     }
 }
 
@@ -589,8 +769,8 @@ mod tests {
         let irqs_off = IrqsOff::new().expect("not in NMI");
         let guard = Rq::this(&irqs_off).rq.lock(&irqs_off);
         // KUnit's thread: fair class, not idle.
-        assert_eq!(guard.curr_class(), ClassOrder::Above);
-        assert!(!guard.curr_is_idle());
+        assert_eq!(guard.curr().class(), ClassOrder::Above);
+        assert!(!guard.curr().is_idle());
     }
 
     /// The deferred reenqueue list of every CPU is reached under its lock,

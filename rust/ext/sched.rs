@@ -18,7 +18,7 @@
 
 use crate::{
     bindings::{self, scx_sched, scx_sched_pcpu},
-    ext::rq::{Rq, RqGuard},
+    ext::rq::{Rq, RqLockHolder, RqTask, RQ_LOCKED},
     sync::{
         cpumask::AtomicCpumask,
         list::CListItem,
@@ -26,9 +26,16 @@ use crate::{
         rcu,
     },
 };
-use core::{fmt, mem::offset_of, ops::Deref, ptr::NonNull};
+use core::{
+    fmt,
+    marker::PhantomData,
+    mem::{offset_of, size_of},
+    ops::Deref,
+    ptr::NonNull,
+};
 use kernel::{
-    ffi::c_void,
+    ffi::{c_ulong, c_void},
+    ptr::project,
     str::{CStr, CStrExt},
     sync::atomic::{Atomic, Relaxed},
     types::{NotThreadSafe, Opaque},
@@ -164,10 +171,37 @@ impl Sched {
     /// The cap the scheduler needs to preempt the current task of the
     /// locked `rq` (`scx_caps_for_preempt()`).
     #[inline]
-    pub fn caps_for_preempt(&self, rq: &RqGuard<'_>, enq_flags: u64) -> u64 {
+    pub fn caps_for_preempt(&self, rq: &impl RqLockHolder, enq_flags: u64) -> u64 {
         // SAFETY: `self` is a live scheduler; `rq` is locked, as reading its
         // current task requires.
-        unsafe { bindings::scx_impl_caps_for_preempt(self.as_raw(), rq.rq().as_raw(), enq_flags) }
+        unsafe {
+            bindings::scx_impl_caps_for_preempt(self.as_raw(), rq.locked_rq().as_raw(), enq_flags)
+        }
+    }
+
+    /// Whether the scheduler has an `ops.dispatch()`
+    /// (`SCX_HAS_OP(sch, dispatch)`).
+    #[inline]
+    pub fn has_dispatch(&self) -> bool {
+        const BITS: usize = c_ulong::BITS as usize;
+        let idx = offset_of!(bindings::sched_ext_ops, dispatch) / size_of::<usize>();
+        let word = project!(mut self.as_raw(), .has_op).cast::<c_ulong>().wrapping_add(idx / BITS);
+        // SAFETY: `has_op` is a bitmap of one bit per operation, set when the
+        // scheduler is enabled, before any of its operations can be called,
+        // and not changed afterwards; `word` is the word of `idx` in it.
+        (unsafe { word.read() } >> (idx % BITS)) & 1 != 0
+    }
+
+    /// Whether the bypass dispatch path is enabled
+    /// (`scx_bypass_dsp_enabled()`): the scheduler, or a descendant whose
+    /// tasks it hosts, is bypassing.
+    #[inline]
+    pub fn bypass_dsp_enabled(&self) -> bool {
+        let depth = project!(mut self.as_raw(), .bypass_dsp_enable_depth.counter);
+        // SAFETY: `bypass_dsp_enable_depth` is an `atomic_t` of the live
+        // scheduler, changed only with atomic operations; `atomic_read()` is
+        // a relaxed load.
+        unsafe { Atomic::from_ptr(depth) }.load(Relaxed) != 0
     }
 
     /// The scheduler's per-CPU data (`sch->pcpu`).
@@ -241,6 +275,12 @@ impl SchedPcpu {
         // aligned and word-sized, so it does not tear, and no ordering is
         // implied on either side.
         unsafe { Atomic::from_ptr(&raw mut (*self.as_raw()).flags) }.load(Relaxed)
+    }
+
+    /// The scheduler's bypass DSQ of this CPU (`scx_bypass_dsq()`).
+    #[inline]
+    fn bypass_dsq(&self) -> *mut bindings::scx_dispatch_q {
+        project!(mut self.as_raw(), .bypass_dsq)
     }
 
     /// The mask at byte offset `offset` of the per-CPU data.
@@ -380,6 +420,21 @@ impl<'a> SubDispatch<'a> {
         self.rq
     }
 
+    /// The task that was running on the runqueue when sched_ext started
+    /// dispatching (`rq->scx.sub_dispatch_prev`, stashed by the outermost
+    /// `scx_dispatch_sched()` for the nested ones); `None` if it is not set.
+    #[inline]
+    pub fn prev(&self) -> Option<RqTask<'_>> {
+        let prev = self.get(RQ_LOCKED.sub_dispatch_prev);
+        if prev.is_null() {
+            return None;
+        }
+        // SAFETY: a non-null `sub_dispatch_prev` is the task that was running
+        // on this runqueue when dispatching started, still its current task
+        // (the CPU is in `__schedule()` for it), valid while the lock is held.
+        Some(unsafe { RqTask::from_raw(prev, self) })
+    }
+
     /// The scheduler whose `ops.dispatch()` called (`scx_prog_sched()`),
     /// the one dispatching on [`rq`](Self::rq); `None` if it is dead.
     #[inline]
@@ -394,6 +449,17 @@ impl<'a> SubDispatch<'a> {
 // SAFETY: preemption is disabled while the context exists, as a runqueue is
 // locked (type invariant), and it is not `Send`.
 unsafe impl CpuPinned for SubDispatch<'_> {}
+
+// SAFETY: sched_ext holds `rq`'s lock across the operation the context runs
+// in (type invariant); it drops it only inside the calls into C this crate
+// makes (consuming a DSQ, `ops.dispatch()`, flushing), and retakes it before
+// they return.
+unsafe impl RqLockHolder for SubDispatch<'_> {
+    #[inline]
+    fn locked_rq(&self) -> &Rq {
+        self.rq
+    }
+}
 
 /// The scheduler dispatching in a [`SubDispatch`].
 pub struct DispatchingSched<'c> {
@@ -432,24 +498,129 @@ pub struct ChildSched<'c> {
     ctx: &'c SubDispatch<'c>,
 }
 
-impl ChildSched<'_> {
-    /// Runs the nested dispatch step of the child on the runqueue
-    /// (`scx_dispatch_sched(child, rq, rq->scx.sub_dispatch_prev, true)`);
-    /// returns whether it found something to run.
-    ///
-    /// This calls the child's `ops.dispatch()`, which may drop and retake
-    /// the runqueue lock; sched_ext still holds it on return.
+impl<'c> ChildSched<'c> {
+    /// The context of the dispatch: the runqueue, locked.
     #[inline]
-    pub fn dispatch(&self) -> bool {
-        let rq = self.ctx.rq.as_raw();
-        // SAFETY: the runqueue is locked by the sched_ext operation this
-        // context runs in, and `child` is a direct child of the scheduler
-        // dispatching on it (type invariants), which is what the nested step
-        // requires; `sub_dispatch_prev`, the task that was running when
-        // sched_ext started dispatching, is written under that lock.
+    pub fn ctx(&self) -> &'c SubDispatch<'c> {
+        self.ctx
+    }
+
+    /// Moves the first task of the child's global DSQ that can run on the
+    /// runqueue to its local DSQ (`scx_consume_global_dsq()`); whether it
+    /// found one.
+    ///
+    /// May drop and retake the runqueue lock.
+    #[inline]
+    pub fn consume_global_dsq(&self) -> bool {
+        // SAFETY: the child is a live scheduler and the runqueue is locked
+        // by the sched_ext operation this context runs in, its parent's
+        // `ops.dispatch()` (type invariants): the nested dispatch step, in
+        // which sched_ext consumes the child's DSQs into that runqueue.
+        unsafe { bindings::scx_impl_consume_global_dsq(self.child.as_raw(), self.ctx.rq.as_raw()) }
+    }
+
+    /// Moves the first task of the child's bypass DSQ of the runqueue's CPU
+    /// that can run there to the local DSQ
+    /// (`scx_consume_dispatch_q(sch, rq, scx_bypass_dsq(sch, cpu), 0)`);
+    /// whether it found one.
+    ///
+    /// May drop and retake the runqueue lock.
+    #[inline]
+    pub fn consume_bypass_dsq(&self) -> bool {
+        let dsq = self.child.pcpu().get(self.ctx.rq.cpu()).bypass_dsq();
+        // SAFETY: as in `consume_global_dsq`; `dsq` is the child's bypass DSQ
+        // of that CPU, initialised with the scheduler.
+        unsafe { bindings::scx_impl_consume_dsq(self.child.as_raw(), self.ctx.rq.as_raw(), dsq) }
+    }
+
+    /// Calls the child's `ops.dispatch()` for the runqueue's CPU, with
+    /// `prev` (`SCX_CALL_OP(sch, dispatch, rq, cpu, prev)`).
+    ///
+    /// The operation may drop and retake the runqueue lock, and may
+    /// dispatch the child's own children (nesting). The child must have the
+    /// operation ([`Sched::has_dispatch`]).
+    #[inline]
+    pub fn call_dispatch(&self, prev: Option<RqTask<'_>>) {
+        let prev = prev.map_or(core::ptr::null_mut(), |p| p.as_raw());
+        // SAFETY: as in `consume_global_dsq`; `prev` is null or the task that
+        // was running on the runqueue when sched_ext started dispatching,
+        // valid while it is locked.
+        unsafe { bindings::scx_impl_call_dispatch(self.child.as_raw(), self.ctx.rq.as_raw(), prev) }
+    }
+
+    /// Carries out the inserts the child's `ops.dispatch()` buffered on this
+    /// CPU (`scx_flush_dispatch_buf()`), adding their number to this CPU's
+    /// dispatch context's [`nr_tasks`](DspCtx::nr_tasks).
+    ///
+    /// May drop and retake the runqueue lock.
+    #[inline]
+    pub fn flush_dispatch_buf(&self) {
+        // SAFETY: as in `consume_global_dsq`, right after the child's
+        // `ops.dispatch()` returned.
+        unsafe { bindings::scx_impl_flush_dispatch_buf(self.child.as_raw(), self.ctx.rq.as_raw()) }
+    }
+
+    /// `pcpu->bypass_host_seq++` of the child's data of the runqueue's CPU:
+    /// returns the sequence number before the increment.
+    #[inline]
+    pub fn next_bypass_host_seq(&self) -> u32 {
+        let pcpu = self.child.pcpu().get(self.ctx.rq.cpu());
+        let seq = project!(mut pcpu.as_raw(), .bypass_host_seq);
+        // SAFETY: `bypass_host_seq` is in the live scheduler's data of the
+        // runqueue's CPU, and only `scx_dispatch_sched()` on that runqueue,
+        // under its lock, which this context holds, reads or changes it.
         unsafe {
-            bindings::scx_impl_dispatch_sched(self.child.as_raw(), rq, (*rq).scx.sub_dispatch_prev)
+            let old = seq.read();
+            seq.write(old.wrapping_add(1));
+            old
         }
+    }
+
+    /// The child's dispatch context on this CPU (`this_cpu_ptr(sch->pcpu)->
+    /// dsp_ctx`), for this step, with its runqueue set (`dspc->rq = rq`).
+    #[inline]
+    pub fn dsp_ctx(&self) -> DspCtx<'_> {
+        let dspc = project!(mut self.child.pcpu().this_cpu(self.ctx).as_raw(), .dsp_ctx);
+        // SAFETY: `dspc` is this CPU's dispatch context of the live child,
+        // which only this CPU uses, while it dispatches the child: C between
+        // the calls of this step, this step in between (no reference to it is
+        // kept across a call).
+        unsafe { project!(mut dspc, .rq).write(self.ctx.rq.as_raw()) };
+        // INVARIANT: as argued above, for the step.
+        DspCtx {
+            dspc,
+            _step: PhantomData,
+        }
+    }
+}
+
+/// A scheduler's dispatch context on this CPU (`struct scx_dsp_ctx`), for
+/// one dispatch step.
+///
+/// # Invariants
+///
+/// `dspc` is this CPU's dispatch context of a live scheduler, which nothing
+/// but this CPU's dispatch of that scheduler uses for `'a`: C within the
+/// calls the step makes, the step between them.
+pub struct DspCtx<'a> {
+    dspc: *mut bindings::scx_dsp_ctx,
+    _step: PhantomData<&'a ()>,
+}
+
+impl DspCtx<'_> {
+    /// How many tasks the dispatch buffer flushes carried out since the last
+    /// [`reset_nr_tasks`](Self::reset_nr_tasks) (`dspc->nr_tasks`).
+    #[inline]
+    pub fn nr_tasks(&self) -> u32 {
+        // SAFETY: only this step uses the context now (type invariant).
+        unsafe { project!(mut self.dspc, .nr_tasks).read() }
+    }
+
+    /// `dspc->nr_tasks = 0`.
+    #[inline]
+    pub fn reset_nr_tasks(&self) {
+        // SAFETY: only this step uses the context now (type invariant).
+        unsafe { project!(mut self.dspc, .nr_tasks).write(0) }
     }
 }
 

@@ -10,7 +10,10 @@
 //! the CPU is skipped, as its inserts would only be rejected.
 
 use crate::{
-    ext::sched::{Sched, SubDispatch, SCX_CAP_BASE},
+    ext::{
+        dispatch::{self, Verdict},
+        sched::{Sched, SubDispatch, SCX_CAP_BASE},
+    },
     sync::rcu,
 };
 
@@ -40,5 +43,5 @@ pub(crate) fn sub_dispatch(cgroup_id: u64, ctx: &SubDispatch<'_>) -> bool {
         return false;
     }
 
-    child.dispatch()
+    dispatch::dispatch_nested(&child) != Verdict::None
 }

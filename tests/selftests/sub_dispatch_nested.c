@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "sub_dispatch_nested.bpf.skel.h"
@@ -23,7 +24,7 @@
 
 #define NR_PER_LEVEL	3
 #define NR_WORKERS	(3 * NR_PER_LEVEL)
-#define RUN_US		(2 * 1000 * 1000)
+#define RUN_S		2
 #define MIN_ITERS	10
 #define BURST_LOOPS	10000
 #define WORKER_MAX_NS	(30ULL * 1000 * 1000 * 1000)
@@ -48,6 +49,19 @@ static u64 now_ns(void)
 	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
+/* a struct_ops link detaches on its last close: don't hold copies of it */
+static void close_inherited_fds(void)
+{
+	int fd;
+
+#ifdef SYS_close_range
+	if (!syscall(SYS_close_range, 3, ~0U, 0))
+		return;
+#endif
+	for (fd = 3; fd < 1024; fd++)
+		close(fd);
+}
+
 /* a burst of CPU, then a short sleep or a yield, counting the rounds */
 static void __attribute__((noreturn)) worker(struct sdn_shm *shm, int idx)
 {
@@ -56,6 +70,7 @@ static void __attribute__((noreturn)) worker(struct sdn_shm *shm, int idx)
 	u64 i;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	close_inherited_fds();
 	while (!shm->go)
 		usleep(1000);
 	while (now_ns() < deadline) {
@@ -100,11 +115,12 @@ static int spawn(struct sdn_ctx *c, int idx, const char *cgrp)
 	if (!pid)
 		worker(c->shm, idx);
 	c->pids[idx] = pid;
-	if (cgrp && (ret = cg_move(cgrp, pid))) {
+	if (!cgrp)
+		return 0;
+	ret = cg_move(cgrp, pid);
+	if (ret)
 		SCX_ERR("Failed to move worker %d into %s (%d)", idx, cgrp, ret);
-		return ret;
-	}
-	return 0;
+	return ret;
 }
 
 static void stop_workers(struct sdn_ctx *c)
@@ -196,7 +212,7 @@ static enum scx_test_status run(void *ctx)
 			    "Failed to start worker %d", i);
 	c->shm->go = 1;
 
-	usleep(RUN_US);
+	sleep(RUN_S);
 
 	for (i = 0; i < NR_WORKERS; i++)
 		iters[i] = c->shm->iters[i];
