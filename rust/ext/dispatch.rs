@@ -20,8 +20,9 @@ use crate::{
     ext::{
         kick,
         rq::{RqLockHolder, RQ_LOCKED},
-        sched::{scx_add_event, ChildSched},
+        sched::{scx_add_event, ChildSched, Sched},
     },
+    sync::percpu::PossibleCpu,
 };
 
 const SCX_DSP_MAX_LOOPS: u32 = bindings::scx_consts_SCX_DSP_MAX_LOOPS;
@@ -42,7 +43,9 @@ pub enum Verdict {
 /// `scx_dispatch_sched(sch, rq, prev, nested=true)` for the child `sch`.
 pub(crate) fn dispatch_nested(sch: &ChildSched<'_>) -> Verdict {
     let ctx = sch.ctx();
-    let cpu = ctx.rq().cpu();
+    // `cpu_of(rq)` is read where it is used rather than kept: every value
+    // held across the child's `ops.dispatch()` takes stack in each level of
+    // nesting.
     let prev = ctx.prev();
     let prev_on_sch = prev.filter(|p| p.on_sched(sch));
 
@@ -52,7 +55,7 @@ pub(crate) fn dispatch_nested(sch: &ChildSched<'_>) -> Verdict {
 
     if sch.bypass_dsp_enabled() {
         // If @sch is bypassing, only the bypass DSQs are active.
-        if sch.bypassing(cpu) {
+        if sch.bypassing(ctx.rq().cpu()) {
             if sch.consume_bypass_dsq() {
                 return Verdict::Local;
             }
@@ -65,7 +68,7 @@ pub(crate) fn dispatch_nested(sch: &ChildSched<'_>) -> Verdict {
         // implements a simple built-in behavior - let each CPU try to run
         // the bypass DSQ every Nth time.
         if sch.next_bypass_host_seq() % SCX_BYPASS_HOST_NTH == 0 && sch.consume_bypass_dsq() {
-            scx_add_event!(sch, SCX_EV_SUB_BYPASS_DISPATCH, 1, ctx);
+            scx_add_event!(sch, SCX_EV_SUB_BYPASS_DISPATCH, 1, &ctx);
             return Verdict::Local;
         }
     }
@@ -110,7 +113,7 @@ pub(crate) fn dispatch_nested(sch: &ChildSched<'_>) -> Verdict {
         // current one. Use scx_kick_cpu() for deferred kicking.
         nr_loops -= 1;
         if nr_loops == 0 {
-            kick::kick_cpu(sch, cpu, 0);
+            kick_after_max_loops(sch, ctx.rq().cpu());
             break;
         }
         if dspc.nr_tasks() == 0 {
@@ -122,9 +125,19 @@ pub(crate) fn dispatch_nested(sch: &ChildSched<'_>) -> Verdict {
     // queued. Without this fallback, bypassed tasks could stall if the host
     // scheduler's ops.dispatch() doesn't yield any tasks.
     if sch.bypass_dsp_enabled() && sch.consume_bypass_dsq() {
-        scx_add_event!(sch, SCX_EV_SUB_BYPASS_DISPATCH, 1, ctx);
+        scx_add_event!(sch, SCX_EV_SUB_BYPASS_DISPATCH, 1, &ctx);
         return Verdict::Local;
     }
 
     Verdict::None
+}
+
+/// `scx_kick_cpu(sch, cpu, 0)` once the loop limit is reached.
+///
+/// Out of line: rare, and the kick's own state would otherwise take stack
+/// in the frame of every level of nested dispatch.
+#[cold]
+#[inline(never)]
+fn kick_after_max_loops(sch: &Sched, cpu: PossibleCpu) {
+    kick::kick_cpu(sch, cpu, 0);
 }

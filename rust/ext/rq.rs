@@ -125,13 +125,13 @@ impl Rq {
         possible_cpus().map(Rq::of)
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn as_raw(&self) -> *mut bindings::rq {
         self.0.get()
     }
 
     /// The CPU of this runqueue (`cpu_of()`).
-    #[inline]
+    #[inline(always)]
     pub fn cpu(&self) -> PossibleCpu {
         // SAFETY: `rq->cpu` is set at boot and never changes; `self` is a
         // possible CPU's `struct rq` by the type invariant, and its `cpu` is
@@ -372,7 +372,7 @@ pub unsafe trait RqLockHolder {
     fn locked_rq(&self) -> &Rq;
 
     /// Reads a field the rq lock protects (`READ_ONCE()` of it).
-    #[inline]
+    #[inline(always)]
     fn get<T: Copy>(&self, field: RqLocked<T>) -> T {
         let ptr = (field.project)(self.locked_rq().as_raw());
         // SAFETY: `ptr` is a field of the live runqueue that holds a valid `T`
@@ -383,7 +383,7 @@ pub unsafe trait RqLockHolder {
     }
 
     /// Writes a field the rq lock protects (`WRITE_ONCE()` of it).
-    #[inline]
+    #[inline(always)]
     fn set<T: Copy>(&self, field: RqLocked<T>, value: T) {
         let ptr = (field.project)(self.locked_rq().as_raw());
         // SAFETY: as in `get`; the store is volatile, as C's lockless readers
@@ -401,7 +401,7 @@ pub unsafe trait RqLockHolder {
     }
 
     /// The runqueue's current task (`rq->curr`).
-    #[inline]
+    #[inline(always)]
     fn curr(&self) -> RqTask<'_> {
         // INVARIANT: `rq->curr` is never null, and lives while it is the
         // current task, which it stays while the lock is held; its
@@ -414,7 +414,7 @@ pub unsafe trait RqLockHolder {
 
     /// Whether sched_ext is dispatching on the runqueue
     /// (`rq->scx.flags & SCX_RQ_IN_DISPATCH`).
-    #[inline]
+    #[inline(always)]
     fn in_dispatch(&self) -> bool {
         self.get(RQ_LOCKED.scx_flags) & bindings::scx_rq_flags_SCX_RQ_IN_DISPATCH != 0
     }
@@ -441,7 +441,7 @@ impl<'a> RqTask<'a> {
     ///
     /// `ptr` is a task of `locked`'s runqueue that stays valid while the
     /// lock is held.
-    #[inline]
+    #[inline(always)]
     pub(crate) unsafe fn from_raw(ptr: *mut bindings::task_struct, locked: &'a impl RqLockHolder) -> Self {
         let _ = locked;
         // INVARIANT: by the safety requirements.
@@ -452,13 +452,13 @@ impl<'a> RqTask<'a> {
     }
 
     /// The `task_struct` pointer.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn as_raw(&self) -> *mut bindings::task_struct {
         self.task
     }
 
     /// How the task's class ranks against ext.
-    #[inline]
+    #[inline(always)]
     pub fn class(&self) -> ClassOrder {
         // SAFETY: the task is valid and its `sched_class` changes only under
         // the lock this context holds (type invariant);
@@ -488,7 +488,7 @@ impl<'a> RqTask<'a> {
 
     /// Whether the task is an ext task of the scheduler `sch` (its class is
     /// ext and `scx_task_on_sched(sch, p)`).
-    #[inline]
+    #[inline(always)]
     pub fn on_sched(&self, sch: &Sched) -> bool {
         // SAFETY: the task is valid and `scx.sched` changes only under the
         // lock this context holds (type invariant); only the pointer is
@@ -499,7 +499,7 @@ impl<'a> RqTask<'a> {
 
     /// Whether the task is queued with slice left (`p->scx.flags &
     /// SCX_TASK_QUEUED && p->scx.slice`): it would keep running.
-    #[inline]
+    #[inline(always)]
     pub fn queued_with_slice(&self) -> bool {
         // SAFETY: the task is valid and its `scx.flags` and `scx.slice`
         // change only under the lock this context holds (type invariant).
@@ -576,7 +576,7 @@ impl<'a> RqGuard<'a> {
 // SAFETY: by the type invariant this context holds `rq`'s lock for as long
 // as the guard exists.
 unsafe impl RqLockHolder for RqGuard<'_> {
-    #[inline]
+    #[inline(always)]
     fn locked_rq(&self) -> &Rq {
         self.rq
     }

@@ -98,7 +98,7 @@ impl Sched {
 
     /// The sub-scheduler attached to the cgroup `cgroup_id`
     /// (`scx_find_sub_sched()`); alive while `rcu` is held.
-    #[inline]
+    #[inline(always)]
     pub fn find_sub<'g>(cgroup_id: u64, rcu: &'g rcu::Guard) -> Option<&'g Sched> {
         let _ = rcu;
         // SAFETY: the RCU read lock is held, as the lookup requires; a
@@ -110,7 +110,7 @@ impl Sched {
     }
 
     /// The parent of the scheduler (`scx_parent()`), `None` for the root.
-    #[inline]
+    #[inline(always)]
     fn parent(&self) -> Option<NonNull<scx_sched>> {
         let sch = self.as_raw();
         // SAFETY: `level` and `ancestors[]` are set when the scheduler is
@@ -143,7 +143,7 @@ impl Sched {
 
     /// Adds `cnt` to the counter at `offset` of `struct scx_event_stats` on
     /// the current CPU; use [`scx_add_event!`].
-    #[inline]
+    #[inline(always)]
     pub(crate) fn add_event(
         &self,
         offset: usize,
@@ -161,7 +161,7 @@ impl Sched {
 
     /// The `SCX_CAP_*` bits of `needed` the scheduler lacks on `cpu`
     /// (`scx_missing_caps()`).
-    #[inline]
+    #[inline(always)]
     pub fn missing_caps(&self, cpu: PossibleCpu, needed: u64) -> u64 {
         // SAFETY: `self` is a live scheduler and `cpu` a possible CPU, whose
         // slot of its per-CPU data exists.
@@ -181,7 +181,7 @@ impl Sched {
 
     /// Whether the scheduler has an `ops.dispatch()`
     /// (`SCX_HAS_OP(sch, dispatch)`).
-    #[inline]
+    #[inline(always)]
     pub fn has_dispatch(&self) -> bool {
         const BITS: usize = c_ulong::BITS as usize;
         let idx = offset_of!(bindings::sched_ext_ops, dispatch) / size_of::<usize>();
@@ -195,7 +195,12 @@ impl Sched {
     /// Whether the bypass dispatch path is enabled
     /// (`scx_bypass_dsp_enabled()`): the scheduler, or a descendant whose
     /// tasks it hosts, is bypassing.
-    #[inline]
+    ///
+    /// Out of line: the nested dispatch step tests it before and after the
+    /// loop that calls the child's `ops.dispatch()`, and keeping the
+    /// counter's address across that loop would take stack in every level
+    /// of nesting.
+    #[inline(never)]
     pub fn bypass_dsp_enabled(&self) -> bool {
         let depth = project!(mut self.as_raw(), .bypass_dsp_enable_depth.counter);
         // SAFETY: `bypass_dsp_enable_depth` is an `atomic_t` of the live
@@ -205,7 +210,7 @@ impl Sched {
     }
 
     /// The scheduler's per-CPU data (`sch->pcpu`).
-    #[inline]
+    #[inline(always)]
     pub fn pcpu(&self) -> PerCpuRef<'_, SchedPcpu> {
         // SAFETY: `pcpu` is set when a live scheduler is created and never
         // changes. It is a per-CPU allocation with an initialised slot for
@@ -217,7 +222,7 @@ impl Sched {
     }
 
     /// Whether the scheduler is bypassing on `cpu` (`scx_bypassing()`).
-    #[inline]
+    #[inline(always)]
     pub fn bypassing(&self, cpu: PossibleCpu) -> bool {
         let bypassing = u64::from(bindings::scx_sched_pcpu_flags_SCX_SCHED_PCPU_BYPASSING);
         self.pcpu().get(cpu).flags() & bypassing != 0
@@ -266,7 +271,7 @@ impl SchedPcpu {
     }
 
     /// The flags (`SCX_SCHED_PCPU_*`).
-    #[inline]
+    #[inline(always)]
     fn flags(&self) -> u64 {
         // SAFETY: `flags` lives with `self`. C changes it under the
         // runqueue's lock with plain stores and reads it without, as here
@@ -278,7 +283,7 @@ impl SchedPcpu {
     }
 
     /// The scheduler's bypass DSQ of this CPU (`scx_bypass_dsq()`).
-    #[inline]
+    #[inline(always)]
     fn bypass_dsq(&self) -> *mut bindings::scx_dispatch_q {
         project!(mut self.as_raw(), .bypass_dsq)
     }
@@ -342,7 +347,7 @@ pub struct BpfProgAux(Opaque<bindings::bpf_prog_aux>);
 impl BpfProgAux {
     /// The scheduler the program belongs to (`scx_prog_sched()`), `None` if
     /// none or if it is dead; alive while `rcu` is held.
-    #[inline]
+    #[inline(always)]
     pub fn sched<'g>(&self, rcu: &'g rcu::Guard) -> Option<&'g Sched> {
         let _ = rcu;
         // SAFETY: `self` is a loaded program's aux (type invariant) and the
@@ -375,6 +380,7 @@ impl BpfProgAux {
 /// For `'a`, the code runs inside an sched_ext operation called with `rq`
 /// locked (so preemption is off), on behalf of the BPF program `prog`; the
 /// value is not sent to another task.
+#[derive(Clone, Copy)]
 pub struct SubDispatch<'a> {
     rq: &'a Rq,
     prog: &'a BpfProgAux,
@@ -415,7 +421,7 @@ impl<'a> SubDispatch<'a> {
     }
 
     /// The runqueue being dispatched, which sched_ext holds locked.
-    #[inline]
+    #[inline(always)]
     pub fn rq(&self) -> &'a Rq {
         self.rq
     }
@@ -423,7 +429,7 @@ impl<'a> SubDispatch<'a> {
     /// The task that was running on the runqueue when sched_ext started
     /// dispatching (`rq->scx.sub_dispatch_prev`, stashed by the outermost
     /// `scx_dispatch_sched()` for the nested ones); `None` if it is not set.
-    #[inline]
+    #[inline(always)]
     pub fn prev(&self) -> Option<RqTask<'_>> {
         let prev = self.get(RQ_LOCKED.sub_dispatch_prev);
         if prev.is_null() {
@@ -438,10 +444,13 @@ impl<'a> SubDispatch<'a> {
     /// The scheduler whose `ops.dispatch()` called (`scx_prog_sched()`),
     /// the one dispatching on [`rq`](Self::rq); `None` if it is dead.
     #[inline]
-    pub fn dispatching<'c>(&'c self, rcu: &'c rcu::Guard) -> Option<DispatchingSched<'c>> {
+    pub fn dispatching<'c>(&self, rcu: &'c rcu::Guard) -> Option<DispatchingSched<'c>>
+    where
+        'a: 'c,
+    {
         Some(DispatchingSched {
             sch: self.prog.sched(rcu)?,
-            ctx: self,
+            ctx: *self,
         })
     }
 }
@@ -455,7 +464,7 @@ unsafe impl CpuPinned for SubDispatch<'_> {}
 // makes (consuming a DSQ, `ops.dispatch()`, flushing), and retakes it before
 // they return.
 unsafe impl RqLockHolder for SubDispatch<'_> {
-    #[inline]
+    #[inline(always)]
     fn locked_rq(&self) -> &Rq {
         self.rq
     }
@@ -464,13 +473,13 @@ unsafe impl RqLockHolder for SubDispatch<'_> {
 /// The scheduler dispatching in a [`SubDispatch`].
 pub struct DispatchingSched<'c> {
     sch: &'c Sched,
-    ctx: &'c SubDispatch<'c>,
+    ctx: SubDispatch<'c>,
 }
 
 impl<'c> DispatchingSched<'c> {
     /// `child` as a direct child of the dispatching scheduler
     /// (`scx_parent(child) == parent`), or `None` if it is not one.
-    #[inline]
+    #[inline(always)]
     pub fn direct_child(&self, child: &'c Sched) -> Option<ChildSched<'c>> {
         (child.parent() == NonNull::new(self.sch.as_raw())).then_some(ChildSched {
             child,
@@ -495,13 +504,13 @@ impl Deref for DispatchingSched<'_> {
 /// `child`'s parent is the scheduler of `ctx`'s calling program.
 pub struct ChildSched<'c> {
     child: &'c Sched,
-    ctx: &'c SubDispatch<'c>,
+    ctx: SubDispatch<'c>,
 }
 
 impl<'c> ChildSched<'c> {
     /// The context of the dispatch: the runqueue, locked.
-    #[inline]
-    pub fn ctx(&self) -> &'c SubDispatch<'c> {
+    #[inline(always)]
+    pub fn ctx(&self) -> SubDispatch<'c> {
         self.ctx
     }
 
@@ -510,7 +519,7 @@ impl<'c> ChildSched<'c> {
     /// found one.
     ///
     /// May drop and retake the runqueue lock.
-    #[inline]
+    #[inline(always)]
     pub fn consume_global_dsq(&self) -> bool {
         // SAFETY: the child is a live scheduler and the runqueue is locked
         // by the sched_ext operation this context runs in, its parent's
@@ -525,7 +534,7 @@ impl<'c> ChildSched<'c> {
     /// whether it found one.
     ///
     /// May drop and retake the runqueue lock.
-    #[inline]
+    #[inline(always)]
     pub fn consume_bypass_dsq(&self) -> bool {
         let dsq = self.child.pcpu().get(self.ctx.rq.cpu()).bypass_dsq();
         // SAFETY: as in `consume_global_dsq`; `dsq` is the child's bypass DSQ
@@ -539,7 +548,7 @@ impl<'c> ChildSched<'c> {
     /// The operation may drop and retake the runqueue lock, and may
     /// dispatch the child's own children (nesting). The child must have the
     /// operation ([`Sched::has_dispatch`]).
-    #[inline]
+    #[inline(always)]
     pub fn call_dispatch(&self, prev: Option<RqTask<'_>>) {
         let prev = prev.map_or(core::ptr::null_mut(), |p| p.as_raw());
         // SAFETY: as in `consume_global_dsq`; `prev` is null or the task that
@@ -553,7 +562,7 @@ impl<'c> ChildSched<'c> {
     /// dispatch context's [`nr_tasks`](DspCtx::nr_tasks).
     ///
     /// May drop and retake the runqueue lock.
-    #[inline]
+    #[inline(always)]
     pub fn flush_dispatch_buf(&self) {
         // SAFETY: as in `consume_global_dsq`, right after the child's
         // `ops.dispatch()` returned.
@@ -562,7 +571,7 @@ impl<'c> ChildSched<'c> {
 
     /// `pcpu->bypass_host_seq++` of the child's data of the runqueue's CPU:
     /// returns the sequence number before the increment.
-    #[inline]
+    #[inline(always)]
     pub fn next_bypass_host_seq(&self) -> u32 {
         let pcpu = self.child.pcpu().get(self.ctx.rq.cpu());
         let seq = project!(mut pcpu.as_raw(), .bypass_host_seq);
@@ -578,9 +587,9 @@ impl<'c> ChildSched<'c> {
 
     /// The child's dispatch context on this CPU (`this_cpu_ptr(sch->pcpu)->
     /// dsp_ctx`), for this step, with its runqueue set (`dspc->rq = rq`).
-    #[inline]
+    #[inline(always)]
     pub fn dsp_ctx(&self) -> DspCtx<'_> {
-        let dspc = project!(mut self.child.pcpu().this_cpu(self.ctx).as_raw(), .dsp_ctx);
+        let dspc = project!(mut self.child.pcpu().this_cpu(&self.ctx).as_raw(), .dsp_ctx);
         // SAFETY: `dspc` is this CPU's dispatch context of the live child,
         // which only this CPU uses, while it dispatches the child: C between
         // the calls of this step, this step in between (no reference to it is
@@ -610,14 +619,14 @@ pub struct DspCtx<'a> {
 impl DspCtx<'_> {
     /// How many tasks the dispatch buffer flushes carried out since the last
     /// [`reset_nr_tasks`](Self::reset_nr_tasks) (`dspc->nr_tasks`).
-    #[inline]
+    #[inline(always)]
     pub fn nr_tasks(&self) -> u32 {
         // SAFETY: only this step uses the context now (type invariant).
         unsafe { project!(mut self.dspc, .nr_tasks).read() }
     }
 
     /// `dspc->nr_tasks = 0`.
-    #[inline]
+    #[inline(always)]
     pub fn reset_nr_tasks(&self) {
         // SAFETY: only this step uses the context now (type invariant).
         unsafe { project!(mut self.dspc, .nr_tasks).write(0) }

@@ -30,9 +30,7 @@ pub(crate) fn sub_dispatch(cgroup_id: u64, ctx: &SubDispatch<'_>) -> bool {
     };
 
     let Some(child) = parent.direct_child(sch) else {
-        parent.error(format_args!(
-            "trying to dispatch a distant sub-sched on cgroup {cgroup_id}"
-        ));
+        distant_sub_sched(&parent, cgroup_id);
         return false;
     };
 
@@ -44,4 +42,17 @@ pub(crate) fn sub_dispatch(cgroup_id: u64, ctx: &SubDispatch<'_>) -> bool {
     }
 
     dispatch::dispatch_nested(&child) != Verdict::None
+}
+
+/// The error exit of a parent naming a scheduler that is not its direct
+/// child.
+///
+/// Out of line, as `scx_error()` is in C: the formatting would otherwise
+/// take stack in the frame of every level of nested dispatch.
+#[cold]
+#[inline(never)]
+fn distant_sub_sched(parent: &Sched, cgroup_id: u64) {
+    parent.error(format_args!(
+        "trying to dispatch a distant sub-sched on cgroup {cgroup_id}"
+    ));
 }

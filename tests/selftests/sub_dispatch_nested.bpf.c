@@ -73,13 +73,52 @@ void BPF_STRUCT_OPS(sdn_root_enqueue, struct task_struct *p, u64 enq_flags)
 	scx_bpf_dsq_insert(p, ROOT_DSQ, SCX_SLICE_DFL, enq_flags);
 }
 
+/*
+ * Stack used per nesting level: each level records the address of one of
+ * its stack slots before it dispatches its child, and the child the
+ * distance from there to a slot of its own. The distance covers the kfunc,
+ * the nested dispatch step of whichever implementation is installed and the
+ * struct_ops trampoline of the child's ops.dispatch(). (Reading a stack
+ * address as a number needs the privileges the test runs with.)
+ */
+#define SDN_MAX_CPUS	64
+u64 sp_at[2][SDN_MAX_CPUS], here_at[2][SDN_MAX_CPUS];
+u64 stack_min[2], stack_max[2];
+
+static __always_inline void record_sp(int lvl, volatile u64 *slot)
+{
+	u32 cpu = bpf_get_smp_processor_id() & (SDN_MAX_CPUS - 1);
+
+	sp_at[lvl][cpu] = (u64)slot;
+}
+
+static __always_inline void record_stack(int lvl, volatile u64 *slot)
+{
+	u32 cpu = bpf_get_smp_processor_id() & (SDN_MAX_CPUS - 1);
+	u64 parent = sp_at[lvl][cpu], here, used;
+
+	/* through memory, read back as a number: it was stored as a pointer */
+	here_at[lvl][cpu] = (u64)slot;
+	here = *(volatile u64 *)&here_at[lvl][cpu];
+	if (!parent || parent <= here)
+		return;
+	used = parent - here;
+	if (!stack_min[lvl] || used < stack_min[lvl])
+		stack_min[lvl] = used;
+	if (used > stack_max[lvl])
+		stack_max[lvl] = used;
+}
+
 void BPF_STRUCT_OPS(sdn_root_dispatch, s32 cid, struct task_struct *prev)
 {
+	volatile u64 slot = 0;
+
 	__sync_fetch_and_add(&nr_dispatched[0], 1);
 	if (scx_bpf_dsq_move_to_local(ROOT_DSQ, 0)) {
 		__sync_fetch_and_add(&nr_moved[0], 1);
 		return;
 	}
+	record_sp(0, &slot);
 	if (scx_bpf_sub_dispatch(child_cgid))
 		__sync_fetch_and_add(&nr_sub_found[0], 1);
 }
@@ -114,11 +153,15 @@ void BPF_STRUCT_OPS(sdn_child_enqueue, struct task_struct *p, u64 enq_flags)
 
 void BPF_STRUCT_OPS(sdn_child_dispatch, s32 cid, struct task_struct *prev)
 {
+	volatile u64 slot = 0;
+
+	record_stack(0, &slot);
 	__sync_fetch_and_add(&nr_dispatched[1], 1);
 	if (scx_bpf_dsq_move_to_local(CHILD_DSQ, 0)) {
 		__sync_fetch_and_add(&nr_moved[1], 1);
 		return;
 	}
+	record_sp(1, &slot);
 	if (scx_bpf_sub_dispatch(leaf_cgid))
 		__sync_fetch_and_add(&nr_sub_found[1], 1);
 }
@@ -153,6 +196,9 @@ void BPF_STRUCT_OPS(sdn_leaf_enqueue, struct task_struct *p, u64 enq_flags)
 
 void BPF_STRUCT_OPS(sdn_leaf_dispatch, s32 cid, struct task_struct *prev)
 {
+	volatile u64 slot = 0;
+
+	record_stack(1, &slot);
 	__sync_fetch_and_add(&nr_dispatched[2], 1);
 	if (scx_bpf_dsq_move_to_local(LEAF_DSQ, 0))
 		__sync_fetch_and_add(&nr_moved[2], 1);

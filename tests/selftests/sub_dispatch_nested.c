@@ -228,6 +228,11 @@ static enum scx_test_status run(void *ctx)
 		       (unsigned long)skel->arena->nr_moved[lvl],
 		       (unsigned long)skel->arena->nr_sub_found[lvl]);
 
+	/* a figure, not a check: see record_stack() */
+	printf("stack per nesting level: root->child %lu..%lu bytes, child->leaf %lu..%lu bytes\n",
+	       (unsigned long)skel->bss->stack_min[0], (unsigned long)skel->bss->stack_max[0],
+	       (unsigned long)skel->bss->stack_min[1], (unsigned long)skel->bss->stack_max[1]);
+
 	SCX_ASSERT(uei_ok("root", &skel->data->uei));
 	SCX_ASSERT(uei_ok("child", &skel->data->uei_child));
 	SCX_ASSERT(uei_ok("leaf", &skel->data->uei_leaf));
