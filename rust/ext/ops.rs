@@ -104,7 +104,8 @@ unsafe extern "C" fn scx_rs_init_dsq(
     // SAFETY: `dsq` is valid for writes of a DSQ and pinned until its exit,
     // as `raw_try_init` requires, and sched_ext frees a DSQ whose init failed
     // without using it (see above).
-    let r = unsafe { pin_init::raw_try_init(dsq.cast::<Dsq>(), Dsq::new(dsq_id, NonNull::new(sch))) };
+    let r =
+        unsafe { pin_init::raw_try_init(dsq.cast::<Dsq>(), Dsq::new(dsq_id, NonNull::new(sch))) };
     match r {
         Ok(()) => 0,
         Err(e) => e.to_errno(),

@@ -255,7 +255,8 @@ impl<'a> ThisRq<'a> {
         // (`IRQ_WORK_INIT_HARD(kick_cpus_irq_workfn)`) and never freed; its
         // callback carries out whatever kicks are pending on this CPU, where
         // it is queued. The view does not outlive this call.
-        let work = unsafe { CIrqWork::from_raw(&raw mut (*self.rq.as_raw()).scx.kick_cpus_irq_work) };
+        let work =
+            unsafe { CIrqWork::from_raw(&raw mut (*self.rq.as_raw()).scx.kick_cpus_irq_work) };
         work.queue();
     }
 
@@ -442,7 +443,10 @@ impl<'a> RqTask<'a> {
     /// `ptr` is a task of `locked`'s runqueue that stays valid while the
     /// lock is held.
     #[inline(always)]
-    pub(crate) unsafe fn from_raw(ptr: *mut bindings::task_struct, locked: &'a impl RqLockHolder) -> Self {
+    pub(crate) unsafe fn from_raw(
+        ptr: *mut bindings::task_struct,
+        locked: &'a impl RqLockHolder,
+    ) -> Self {
         let _ = locked;
         // INVARIANT: by the safety requirements.
         Self {
@@ -570,7 +574,6 @@ impl<'a> RqGuard<'a> {
         // rq lock by its owner, so an atomic access races with no plain one.
         unsafe { Atomic::from_ptr(&raw mut (*self.rq.as_raw()).scx.kick_sync) }.load(Relaxed)
     }
-
 }
 
 // SAFETY: by the type invariant this context holds `rq`'s lock for as long
@@ -718,7 +721,7 @@ impl<'a> KickIrqWork<'a> {
 mod tests {
     use super::*;
     use crate::sync::percpu::num_possible_cpus;
-    
+
     #[test]
     fn every_possible_cpu_has_its_rq() {
         let mut n = 0;

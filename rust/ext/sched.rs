@@ -185,7 +185,9 @@ impl Sched {
     pub fn has_dispatch(&self) -> bool {
         const BITS: usize = c_ulong::BITS as usize;
         let idx = offset_of!(bindings::sched_ext_ops, dispatch) / size_of::<usize>();
-        let word = project!(mut self.as_raw(), .has_op).cast::<c_ulong>().wrapping_add(idx / BITS);
+        let word = project!(mut self.as_raw(), .has_op)
+            .cast::<c_ulong>()
+            .wrapping_add(idx / BITS);
         // SAFETY: `has_op` is a bitmap of one bit per operation, set when the
         // scheduler is enabled, before any of its operations can be called,
         // and not changed afterwards; `word` is the word of `idx` in it.

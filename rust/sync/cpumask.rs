@@ -133,27 +133,32 @@ impl AtomicCpumask {
         (self.words()[i / bits].load(Relaxed) >> (i % bits)) & 1 != 0
     }
 
-    /// The set CPUs, in increasing order (`for_each_cpu()`): each step looks
-    /// for the next set bit, so bits changed meanwhile are seen or not as
-    /// with the C iterator. Bits of CPUs that are not possible, which
-    /// nothing should set, are skipped.
+    /// The set CPUs, in increasing order (`for_each_cpu()`): each word is
+    /// read once, when the iteration reaches it, so bits changed meanwhile
+    /// are seen or not as with the C iterator. Bits of CPUs that are not
+    /// possible, which nothing should set, are skipped.
     pub fn iter(&self) -> impl Iterator<Item = PossibleCpu> + '_ {
-        let words = self.words();
         let bits = usize::BITS as usize;
-        // The next bit to look at.
-        let mut next = 0usize;
+        // The word being scanned, and its bits not yet returned.
+        let mut words = self.words().iter().enumerate();
+        let mut cur: Option<(usize, usize)> = None;
         core::iter::from_fn(move || loop {
-            let word = words.get(next / bits)?;
-            // The bits of this word from `next` on, re-read at each step.
-            let rest = word.load(Relaxed) >> (next % bits);
-            if rest == 0 {
-                next = (next / bits + 1) * bits;
-                continue;
-            }
-            let cpu = next + rest.trailing_zeros() as usize;
-            next = cpu + 1;
+            let (i, rest) = match cur {
+                Some((i, rest)) if rest != 0 => (i, rest),
+                _ => {
+                    let (i, word) = words.next()?;
+                    cur = Some((i, word.load(Relaxed)));
+                    continue;
+                }
+            };
+            // Take the lowest set bit; the word is not re-read, as
+            // `for_each_cpu()` does not re-read a word it is in.
+            cur = Some((i, rest & (rest - 1)));
+            let cpu = i * bits + rest.trailing_zeros() as usize;
             // Bits at or past `nr_cpu_ids` in the last word are not CPUs.
-            let cpu = CpuId::from_u32(u32::try_from(cpu).ok()?)?;
+            let Some(cpu) = u32::try_from(cpu).ok().and_then(CpuId::from_u32) else {
+                return None;
+            };
             if let Some(cpu) = PossibleCpu::new(cpu) {
                 return Some(cpu);
             }

@@ -463,12 +463,11 @@ impl CIrqWork {
 mod tests {
     use super::*;
     use crate::sync::{
-        cpu_online, irqs_disabled, IrqsOff,
+        cpu_online, irqs_disabled,
         percpu::{possible_cpus, PreemptGuard},
+        IrqsOff,
     };
-    use kernel::{
-        sync::atomic::{Atomic, Relaxed},
-    };
+    use kernel::sync::atomic::{Atomic, Relaxed};
 
     /// Records where and how often it ran, and in which context.
     struct Probe {

@@ -179,10 +179,7 @@ impl<'a, T: CListItem<ID>, const ID: u64> CpuList<'a, T, ID> {
     /// link of every slot of this CPU of a `T`, are changed only on this CPU
     /// with interrupts disabled (not from NMI).
     #[inline]
-    pub unsafe fn local(
-        head: *mut bindings::list_head,
-        irqs_off: &'a IrqsOff,
-    ) -> Self {
+    pub unsafe fn local(head: *mut bindings::list_head, irqs_off: &'a IrqsOff) -> Self {
         // INVARIANT: by the safety requirements; interrupts stay off, and
         // the task on this CPU, for `'a`, so nothing else changes the list.
         Self {

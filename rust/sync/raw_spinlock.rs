@@ -46,9 +46,7 @@
 //! ```
 
 use crate::{bindings, sync::IrqsOff};
-use kernel::{
-    sync::lock::{Backend, Guard, Lock},
-};
+use kernel::sync::lock::{Backend, Guard, Lock};
 
 /// Creates a [`RawSpinLock`] initialiser with the given name and a new lock class.
 ///
@@ -248,10 +246,7 @@ pub trait RawSpinLockIrqExt<T: ?Sized> {
     fn lock_with<'a>(&'a self, irqs_off: &'a IrqsOff) -> RawSpinLockGuard<'a, T>;
 
     /// Tries to acquire the lock without saving or changing the interrupt state.
-    fn try_lock_with<'a>(
-        &'a self,
-        irqs_off: &'a IrqsOff,
-    ) -> Option<RawSpinLockGuard<'a, T>>;
+    fn try_lock_with<'a>(&'a self, irqs_off: &'a IrqsOff) -> Option<RawSpinLockGuard<'a, T>>;
 }
 
 impl<T: ?Sized> RawSpinLockIrqExt<T> for RawSpinLockIrq<T> {
@@ -261,10 +256,7 @@ impl<T: ?Sized> RawSpinLockIrqExt<T> for RawSpinLockIrq<T> {
     }
 
     #[inline]
-    fn try_lock_with<'a>(
-        &'a self,
-        irqs_off: &'a IrqsOff,
-    ) -> Option<RawSpinLockGuard<'a, T>> {
+    fn try_lock_with<'a>(&'a self, irqs_off: &'a IrqsOff) -> Option<RawSpinLockGuard<'a, T>> {
         as_plain(self, irqs_off).try_lock()
     }
 }
