@@ -18,6 +18,9 @@ T0=$(date +%s)
 build_all base
 LOG=$MO/console-bench.log
 qrc=0
+# Deterministic: instruction counting, 2 vCPUs (the kicking CPU and the
+# kicked one), see scripts/guest.sh.
+SCX_RS_GUEST_ICOUNT=${SCX_RS_BENCH_ICOUNT-1} SCX_RS_GUEST_CPUS=${SCX_RS_BENCH_CPUS:-2} \
 SCX_RS_MODULES=none SCX_RS_GUEST_RUN=bench SCX_RS_GUEST_TIMEOUT=1800 \
 	SCX_RS_GUEST_APPEND="scxrs_bench_rounds=${SCX_RS_BENCH_ROUNDS:-5}" \
 	stage "boot guest" "$SCX_TOP/scripts/guest.sh" "$KOUT" "$MO" "$LOG" "$TOOLS" || qrc=$?
@@ -35,11 +38,16 @@ for line in open(sys.argv[1], errors='replace'):
         runs.setdefault(m.group(2), {}).setdefault(m.group(1), []).append(float(m.group(3)))
 if not runs:
     sys.exit('no scx_rs_bench figures on the console')
-print(f'{"case":<22} {"C ns/call":>12} {"Rust ns/call":>13} {"Rust/C":>7}  rounds')
+def spread(v):
+    m = statistics.median(v)
+    return 100 * (max(v) - min(v)) / m if m else 0
+print(f'{"case":<22} {"C ns/call":>10} {"spread":>7} {"Rust ns/call":>13} {"spread":>7} '
+      f'{"Rust/C":>7}  rounds')
 for case, by in runs.items():
-    c, r = statistics.median(by.get('C', [0])), statistics.median(by.get('Rust', [0]))
-    print(f'{case:<22} {c:>12.0f} {r:>13.0f} {r / c if c else 0:>7.2f}  '
-          f'{len(by.get("C", []))}/{len(by.get("Rust", []))}')
+    cs, rs = by.get('C', [0]), by.get('Rust', [0])
+    c, r = statistics.median(cs), statistics.median(rs)
+    print(f'{case:<22} {c:>10.1f} {spread(cs):>6.2f}% {r:>13.1f} {spread(rs):>6.2f}% '
+          f'{r / c if c else 0:>7.3f}  {len(cs)}/{len(rs)}')
 PY
 log "make bench took $(( $(date +%s) - T0 ))s"
 exit "$rc"

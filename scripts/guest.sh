@@ -70,7 +70,21 @@ APPEND="console=ttyS0 earlyprintk=serial,ttyS0 panic=-1 oops=panic softlockup_pa
 APPEND+=" rcupdate.rcu_cpu_stall_suppress_at_boot=1 scxrs_mods=$MODS"
 [ -z "$RUN" ] || APPEND+=" scxrs_run=$RUN scxrs_secs=${SCX_RS_SCHED_SECS:-20}"
 APPEND+=" ${SCX_RS_GUEST_APPEND:-}"
-log "guest: $CPUS vCPUs (TCG), modules: $MODS, timeout ${TIMEOUT}s"
+# SCX_RS_GUEST_ICOUNT=1 (make bench): a deterministic machine. QEMU counts
+# instructions (-icount shift=0: the guest clock advances 1 ns per
+# instruction, so a time is an instruction count of the whole system;
+# sleep=off: idle time jumps to the next timer), which needs one TCG thread
+# for all vCPUs, and the guest's wall clock is fixed; the guest uses the
+# TSC at exactly 1 GHz, without the clocksource watchdog.
+ACCEL="-accel tcg,thread=multi -cpu max"
+if [ -n "${SCX_RS_GUEST_ICOUNT:-}" ]; then
+	ACCEL="-accel tcg,thread=single -icount shift=0,sleep=off -rtc base=2026-01-01T00:00:00,clock=vm"
+	# No host entropy either: RDRAND/RDSEED would seed the guest's RNG
+	# (hash tables, slab freelists) differently at each boot.
+	ACCEL+=" -cpu max,rdrand=off,rdseed=off"
+	APPEND+=" clocksource=tsc tsc=reliable tsc_early_khz=1000000 nokaslr"
+fi
+log "guest: $CPUS vCPUs (TCG${SCX_RS_GUEST_ICOUNT:+, icount}), modules: $MODS, timeout ${TIMEOUT}s"
 rc=0
 # A boot that never reaches the guest's init is retried once: under TCG a
 # boot has been seen to stop for good at about 1 s of guest time, before
@@ -80,7 +94,7 @@ BOOT_TIMEOUT=${SCX_RS_GUEST_BOOT_TIMEOUT:-240}
 KERNEL=/cache/${OUT#"$SCX_CACHE"/}/arch/x86/boot/bzImage
 boot() {
 	in_root "exec timeout --foreground -k 10 $TIMEOUT qemu-system-x86_64 \
-	-accel tcg,thread=multi -cpu max -smp $CPUS -m 2G \
+	$ACCEL -smp $CPUS -m 2G \
 	-nodefaults -display none -serial stdio -no-reboot \
 	-kernel $KERNEL \
 	-initrd /cache/${GUEST#"$SCX_CACHE"/}/initramfs.cpio \

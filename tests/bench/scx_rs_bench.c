@@ -188,6 +188,7 @@ int main(int argc, char **argv)
 	unsigned int iters = 1000;
 	int rounds = 15, opt;
 	int target = sysconf(_SC_NPROCESSORS_ONLN) - 1;
+	cpu_set_t here;
 	__u64 cgid;
 
 	while ((opt = getopt(argc, argv, "i:n:r:")) != -1) {
@@ -209,6 +210,16 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
+
+	/*
+	 * Run on CPU 0, the target being the last CPU, so that both
+	 * implementations are measured from the same CPU whatever the
+	 * scheduler did meanwhile (make bench counts instructions: the
+	 * figures repeat exactly only if the work does).
+	 */
+	CPU_ZERO(&here);
+	CPU_SET(0, &here);
+	SCX_BUG_ON(sched_setaffinity(0, sizeof(here), &here), "Failed to move to CPU 0");
 
 	skel = SCX_OPS_OPEN(bench_ops, scx_rs_bench);
 	skel->rodata->nr_iters = iters;
