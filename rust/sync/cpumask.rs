@@ -156,9 +156,7 @@ impl AtomicCpumask {
             cur = Some((i, rest & (rest - 1)));
             let cpu = i * bits + rest.trailing_zeros() as usize;
             // Bits at or past `nr_cpu_ids` in the last word are not CPUs.
-            let Some(cpu) = u32::try_from(cpu).ok().and_then(CpuId::from_u32) else {
-                return None;
-            };
+            let cpu = u32::try_from(cpu).ok().and_then(CpuId::from_u32)?;
             if let Some(cpu) = PossibleCpu::new(cpu) {
                 return Some(cpu);
             }
