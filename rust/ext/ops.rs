@@ -219,6 +219,16 @@ impl Registration {
     /// scheduler exists. Fails with `EBUSY` while a scheduler exists or
     /// another implementation is registered.
     ///
+    /// Safe code cannot register, as it could leak the registration:
+    ///
+    /// ```compile_fail,E0133
+    /// use scx_rs::ext::ops::Registration;
+    ///
+    /// fn register(module: &'static kernel::ThisModule) -> Result<Registration> {
+    ///     Registration::new(module)
+    /// }
+    /// ```
+    ///
     /// # Safety
     ///
     /// The registration is dropped before the code of `module` goes away:

@@ -237,6 +237,16 @@ impl<'a, T: CListItem<ID>, const ID: u64> CpuList<'a, T, ID> {
     ///
     /// `false`, with a warning, for a slot of another CPU.
     ///
+    /// Safe code cannot link anything:
+    ///
+    /// ```compile_fail,E0133
+    /// use scx_rs::sync::{list::{CListItem, CpuList}, percpu::CpuSlot};
+    ///
+    /// fn link<T: CListItem>(list: &CpuList<'_, T>, slot: CpuSlot<'_, T>) -> bool {
+    ///     list.push_back(slot)
+    /// }
+    /// ```
+    ///
     /// # Safety
     ///
     /// `item` stays valid, and is neither moved nor reinitialised, for as

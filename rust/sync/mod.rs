@@ -85,6 +85,18 @@ pub mod testing {
 /// assert!(!irqs_disabled());
 /// ```
 ///
+/// The kernel crate's token is not accepted in its place:
+///
+/// ```compile_fail,E0308
+/// use kernel::interrupt::local_interrupt_disable;
+/// use scx_rs::sync::{new_raw_spinlock_irq, RawSpinLockIrqExt};
+///
+/// let lock = KBox::pin_init(new_raw_spinlock_irq!(0u32), GFP_KERNEL)?;
+/// let token = local_interrupt_disable();
+/// let _guard = lock.lock_with(&token);
+/// # Ok::<(), Error>(())
+/// ```
+///
 /// # Invariants
 ///
 /// Interrupts are disabled on the current CPU, with one count of
