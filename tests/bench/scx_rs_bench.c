@@ -25,6 +25,7 @@
 
 /* the empty cgroup of the sub_dispatch case's child */
 #define SUB_CGRP	"/sys/fs/cgroup/scx_rs_bench"
+#define SETTLE_US	50000
 /* how long a round of that case waits for its batch */
 #define SUB_WAIT_NS	(10ULL * 1000 * 1000 * 1000)
 
@@ -61,7 +62,16 @@ static double run(struct bpf_program *prog, __u64 arg, int cpu, int rounds,
 		/* SYSCALL programs write their context back to ctx_in */
 		LIBBPF_OPTS(bpf_test_run_opts, opts,
 			    .ctx_in = &args, .ctx_size_in = sizeof(args));
-		int ret = bpf_prog_test_run_opts(bpf_program__fd(prog), &opts);
+		int ret;
+
+		/*
+		 * Let the work earlier rounds left behind finish first: the
+		 * RCU callbacks that free destroyed DSQs, the irq_works. Else
+		 * they run inside this round's window, or not, depending on
+		 * timing. (Cheap under icount: idle time is skipped.)
+		 */
+		usleep(SETTLE_US);
+		ret = bpf_prog_test_run_opts(bpf_program__fd(prog), &opts);
 
 		if (ret || args.err) {
 			fprintf(stderr, "%s failed (%d, %d)\n",
