@@ -57,6 +57,9 @@ build() {
 			CLANG=clang-22 LLVM_STRIP=llvm-strip-22 -j$SCX_JOBS \
 			c-sched-targets=\"$SCHEDS $OWN_BINS\" $SCHEDS $OWN_BINS
 		cp $rout/scx-tools/selftests/runner $rout/scx-tools/
+		# make bench's macro load, a plain static program.
+		gcc -O2 -Wall -Werror -static -o $rout/scx-tools/scx_rs_pingpong \
+			/scx_rs/tests/bench/scx_rs_pingpong.c
 		for s in $SCHEDS $OWN_BINS; do cp $rout/scx-tools/sched_ext/build/bin/\$s $rout/scx-tools/; done" \
 		>"$OUT/scx-tools.log" 2>&1 ||
 		{ tail -30 "$OUT/scx-tools.log" >&2; die "sched_ext selftests/schedulers build failed (log: $OUT/scx-tools.log)"; }
