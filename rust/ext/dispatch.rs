@@ -77,7 +77,10 @@ pub(crate) fn dispatch_nested(sch: &ChildSched<'_>) -> Verdict {
     // CPU hotplug waits for an RCU grace period, and rq_offline_scx() moves
     // this CPU's tasks to the local DSQ only after the wait. The grace
     // period can depend on those tasks running.
-    if !sch.has_dispatch() || ctx.get(RQ_LOCKED.scx_flags) & SCX_RQ_ONLINE == 0 {
+    let Some(dispatch) = sch.dispatch_op() else {
+        return Verdict::None;
+    };
+    if ctx.get(RQ_LOCKED.scx_flags) & SCX_RQ_ONLINE == 0 {
         return Verdict::None;
     }
 
@@ -92,7 +95,7 @@ pub(crate) fn dispatch_nested(sch: &ChildSched<'_>) -> Verdict {
     loop {
         dspc.reset_nr_tasks();
 
-        sch.call_dispatch(prev_on_sch);
+        dispatch.call(prev_on_sch);
         sch.flush_dispatch_buf();
 
         if prev.is_some_and(|p| p.queued_with_slice()) {

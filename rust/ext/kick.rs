@@ -17,7 +17,7 @@
 use crate::{
     bindings,
     ext::{
-        rq::{ClassOrder, KickIrqWork, KickSyncs, Rq, RqGuard, RqLockHolder, ThisRq, RQ_LOCKED},
+        rq::{ClassOrder, KickIrqWork, KickSyncs, Rq, RqGuard, RqLockHolder, ThisRq},
         sched::{scx_add_event, Sched, SchedPcpu, SCX_CAP_BASE},
     },
     sync::{cpu_online, percpu::PossibleCpu, IrqsOff},
@@ -163,12 +163,17 @@ fn kick_one_cpu_if_idle(cpu: PossibleCpu, pcpu: &SchedPcpu, this_rq: &ThisRq<'_>
 /// The body of `kick_cpus_irq_workfn()`: carries out the kicks every
 /// scheduler recorded on this CPU.
 pub(crate) fn kick_cpus(ctx: &KickIrqWork<'_>) {
-    // Can race with free_kick_syncs() during scheduler disable.
-    let Some(ksyncs) = ctx.kick_syncs() else {
-        return;
-    };
     let this_rq = ctx.this_rq();
     let to_kick = ctx.sched_pcpus_to_kick();
+
+    // Can race with free_kick_syncs() during scheduler disable. Unlike C,
+    // unlink what is pending all the same: kicks are suppressed then (every
+    // scheduler bypasses), and a scheduler's per-CPU data must not stay
+    // linked once this irq_work has run, whoever linked it.
+    let Some(ksyncs) = ctx.kick_syncs() else {
+        while to_kick.pop_front().is_some() {}
+        return;
+    };
     let mut should_wait = false;
 
     while let Some(pcpu) = to_kick.pop_front() {
@@ -188,7 +193,7 @@ pub(crate) fn kick_cpus(ctx: &KickIrqWork<'_>) {
     // wait for each other. Defer to kick_sync_wait_bal_cb().
     if should_wait {
         let guard = this_rq.lock(this_rq.irqs_off());
-        guard.set(RQ_LOCKED.kick_sync_pending, true);
+        guard.set_kick_sync_pending();
         guard.resched_curr();
     }
 }

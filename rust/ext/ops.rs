@@ -168,10 +168,9 @@ unsafe extern "C" fn scx_rs_kick_cpu(sch: *mut scx_sched, cpu: i32, flags: u64) 
 /// hard IRQ context.
 unsafe extern "C" fn scx_rs_kick_cpus(_this_rq: *mut rq) {
     STATS.kick_cpus.add(1, Relaxed);
-    // An irq_work callback runs in hard IRQ context, never in NMI.
-    let Some(irqs_off) = IrqsOff::new() else {
-        return;
-    };
+    // SAFETY: an irq_work callback runs in hard IRQ context (or an irq_work
+    // thread), never in NMI, as `new_unchecked` requires.
+    let irqs_off = unsafe { IrqsOff::new_unchecked() };
     // SAFETY: this is the callback of this CPU's kick irq_work, in hard IRQ
     // context, and `ctx` is dropped before it returns.
     let ctx = unsafe { KickIrqWork::new(&irqs_off) };

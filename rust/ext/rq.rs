@@ -278,7 +278,7 @@ impl Deref for ThisRq<'_> {
 
 /// A field of `struct rq` that the rq lock protects, as the projection from
 /// a runqueue to it: [`RQ_LOCKED`] lists those these paths use, and a
-/// [`RqLockHolder`] reads and writes them.
+/// [`RqLockHolder`] reads them.
 ///
 /// # Invariants
 ///
@@ -325,11 +325,22 @@ pub struct RqLockedFields {
 }
 
 /// The fields of `struct rq` that the rq lock protects, for
-/// [`RqLockHolder::get`] and [`RqLockHolder::set`].
+/// [`RqLockHolder::get`].
+///
+/// Safe code can read them, not write them:
+///
+/// ```compile_fail,E0599
+/// use scx_rs::{
+///     ext::rq::{Rq, RqLockHolder, RQ_LOCKED},
+///     sync::{percpu::PossibleCpu, IrqsOff},
+/// };
+///
+/// let irqs_off = IrqsOff::new().expect("not in NMI");
+/// let guard = Rq::of(PossibleCpu::current(&irqs_off)).lock(&irqs_off);
+/// guard.set(RQ_LOCKED.curr, core::ptr::null_mut());
+/// ```
 pub const RQ_LOCKED: RqLockedFields = {
-    // SAFETY: each projection is `kernel::ptr::project!`, which computes the
-    // address of the field it names from the pointer it is given. Each field
-    // is changed only with the rq lock held:
+    // Each of these fields is changed only with the rq lock held:
     // - `curr`: by `__schedule()`, under the lock; lockless readers use
     //   `READ_ONCE()` or RCU;
     // - `scx.flags`: every `rq->scx.flags |=`/`&=` of kernel/sched/ext/ is
@@ -344,6 +355,10 @@ pub const RQ_LOCKED: RqLockedFields = {
     //   `WRITE_ONCE()`).
     // They are pointers, integers and a `bool` C sets only to `true` or
     // `false`: every value C stores is valid.
+    //
+    // SAFETY: each projection is `kernel::ptr::project!`, which computes the
+    // address of the field it names from the pointer it is given, and each
+    // field is protected as listed above, as `RqLocked::new` requires.
     unsafe {
         RqLockedFields {
             curr: RqLocked::new(|rq| project!(mut rq, .__bindgen_anon_1.curr)),
@@ -376,20 +391,27 @@ pub unsafe trait RqLockHolder {
     #[inline(always)]
     fn get<T: Copy>(&self, field: RqLocked<T>) -> T {
         let ptr = (field.project)(self.locked_rq().as_raw());
-        // SAFETY: `ptr` is a field of the live runqueue that holds a valid `T`
-        // and changes only under its lock (`RqLocked`), which this context
-        // holds (`RqLockHolder`): nothing writes it concurrently, and C's
-        // lockless reads are `READ_ONCE()`s.
+        // SAFETY: `ptr` is a field of the live runqueue, so valid for reads
+        // and aligned, holding a valid `T` (`RqLocked`); it changes only under
+        // the rq lock, which this context holds (`RqLockHolder`), so nothing
+        // writes it concurrently, as `read_volatile` requires.
         unsafe { ptr.read_volatile() }
     }
 
-    /// Writes a field the rq lock protects (`WRITE_ONCE()` of it).
+    /// Marks that this CPU must wait for the CPUs in its `cpus_to_sync`
+    /// before it next schedules (`rq->scx.kick_sync_pending = true`).
+    ///
+    /// The one field of [`RQ_LOCKED`] these paths write; the others are
+    /// read only (with a `set` of any field, safe code could point
+    /// `rq->curr` anywhere).
     #[inline(always)]
-    fn set<T: Copy>(&self, field: RqLocked<T>, value: T) {
-        let ptr = (field.project)(self.locked_rq().as_raw());
-        // SAFETY: as in `get`; the store is volatile, as C's lockless readers
-        // use `READ_ONCE()`, and `value` is a valid `T` for C.
-        unsafe { ptr.write_volatile(value) }
+    fn set_kick_sync_pending(&self) {
+        let ptr = (RQ_LOCKED.kick_sync_pending.project)(self.locked_rq().as_raw());
+        // SAFETY: `ptr` is the field of the live runqueue, valid for writes
+        // and aligned (`RqLocked`), changed only under the lock this context
+        // holds; the store is volatile as C's lockless readers use
+        // `READ_ONCE()`, and `true` is a value C stores there too.
+        unsafe { ptr.write_volatile(true) }
     }
 
     /// Marks the runqueue's current task for rescheduling (`resched_curr()`),
@@ -554,11 +576,6 @@ impl<'a> RqGuard<'a> {
         }
     }
 
-    /// The locked runqueue.
-    #[inline]
-    pub fn rq(&self) -> &'a Rq {
-        self.rq
-    }
 
     /// The runqueue's kick sequence (`rq->scx.kick_sync`).
     ///

@@ -248,10 +248,8 @@ unsafe impl Sync for SchedPcpu {}
 // SAFETY: `SchedPcpu` wraps C data in an `Opaque`; `to_kick_node` is
 // initialised when the scheduler's per-CPU data is allocated. A slot is
 // linked only with its CPU's kick irq_work queued (`ThisRq::queue_kicks`),
-// which unlinks every entry when it runs - unless it finds no kick sync
-// array, which `free_kick_syncs()` clears only while every scheduler
-// bypasses, when no kick is recorded, after syncing every kick irq_work -
-// and `scx_sched_free_rcu_work()` syncs every CPU's kick irq_work before
+// which unlinks every entry when it runs (`kick::kick_cpus`), and
+// `scx_sched_free_rcu_work()` syncs every CPU's kick irq_work before
 // freeing the data.
 unsafe impl CListItem for SchedPcpu {
     const LINK: usize = offset_of!(scx_sched_pcpu, to_kick_node);
@@ -544,19 +542,16 @@ impl<'c> ChildSched<'c> {
         unsafe { bindings::scx_impl_consume_dsq(self.child.as_raw(), self.ctx.rq.as_raw(), dsq) }
     }
 
-    /// Calls the child's `ops.dispatch()` for the runqueue's CPU, with
-    /// `prev` (`SCX_CALL_OP(sch, dispatch, rq, cpu, prev)`).
-    ///
-    /// The operation may drop and retake the runqueue lock, and may
-    /// dispatch the child's own children (nesting). The child must have the
-    /// operation ([`Sched::has_dispatch`]).
+    /// The child's `ops.dispatch()`, if it has one
+    /// (`SCX_HAS_OP(sch, dispatch)`): sched_ext calls the operation's
+    /// pointer unchecked, so only a [`DispatchOp`] can.
     #[inline(always)]
-    pub fn call_dispatch(&self, prev: Option<RqTask<'_>>) {
-        let prev = prev.map_or(core::ptr::null_mut(), |p| p.as_raw());
-        // SAFETY: as in `consume_global_dsq`; `prev` is null or the task that
-        // was running on the runqueue when sched_ext started dispatching,
-        // valid while it is locked.
-        unsafe { bindings::scx_impl_call_dispatch(self.child.as_raw(), self.ctx.rq.as_raw(), prev) }
+    pub fn dispatch_op(&self) -> Option<DispatchOp<'c>> {
+        // INVARIANT: the child has the operation (just checked).
+        self.child.has_dispatch().then_some(DispatchOp {
+            child: self.child,
+            rq: self.ctx.rq,
+        })
     }
 
     /// Carries out the inserts the child's `ops.dispatch()` buffered on this
@@ -602,6 +597,36 @@ impl<'c> ChildSched<'c> {
             dspc,
             _step: PhantomData,
         }
+    }
+}
+
+/// The `ops.dispatch()` of a [`ChildSched`], which it has.
+///
+/// # Invariants
+///
+/// `child` has an `ops.dispatch()` and is a direct child of the scheduler
+/// dispatching on the locked runqueue `rq`, for `'c`.
+#[derive(Clone, Copy)]
+pub struct DispatchOp<'c> {
+    child: &'c Sched,
+    rq: &'c Rq,
+}
+
+impl DispatchOp<'_> {
+    /// Calls the child's `ops.dispatch()` for the runqueue's CPU, with
+    /// `prev` (`SCX_CALL_OP(sch, dispatch, rq, cpu, prev)`).
+    ///
+    /// The operation may drop and retake the runqueue lock, and may
+    /// dispatch the child's own children (nesting).
+    #[inline(always)]
+    pub fn call(&self, prev: Option<RqTask<'_>>) {
+        let prev = prev.map_or(core::ptr::null_mut(), |p| p.as_raw());
+        // SAFETY: the child is live, has the operation (type invariant), and
+        // the runqueue is locked by the sched_ext operation of its parent
+        // that this runs in, as `SCX_CALL_OP()` of `ops.dispatch()` requires;
+        // `prev` is null or the task that was running on the runqueue when
+        // sched_ext started dispatching, valid while it is locked.
+        unsafe { bindings::scx_impl_call_dispatch(self.child.as_raw(), self.rq.as_raw(), prev) }
     }
 }
 

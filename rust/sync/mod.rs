@@ -121,6 +121,22 @@ impl IrqsOff {
         })
     }
 
+    /// Disables interrupts as [`IrqsOff::new`] does, without testing for
+    /// NMI context, for callers that cannot be in one (an irq_work callback,
+    /// say): one out-of-line call less on their path.
+    ///
+    /// # Safety
+    ///
+    /// The caller is not in NMI context.
+    #[inline]
+    pub unsafe fn new_unchecked() -> Self {
+        // INVARIANT: not in NMI (safety requirements), and interrupts are
+        // off until the token is dropped.
+        Self {
+            _token: kernel::interrupt::local_interrupt_disable(),
+        }
+    }
+
     /// The kernel crate's token, for its APIs that take one.
     #[inline]
     pub fn token(&self) -> &kernel::interrupt::LocalInterruptDisabled {
