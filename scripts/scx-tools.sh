@@ -44,6 +44,8 @@ build() {
 		for t in $OWN; do
 			ln -sf /scx_rs/tests/selftests/\$t.c /scx_rs/tests/selftests/\$t.bpf.c \$st/
 		done
+		# and the headers they share
+		ln -sf /scx_rs/tests/selftests/*.h \$st/
 		upstream=\$(sed -n '/^auto-test-targets :=/,/^\$/p' \$st/Makefile |
 			sed 's/auto-test-targets :=//; s/\\\\//' | xargs)
 		make -C \$st O=$rout OUTPUT=$rout/scx-tools/selftests \

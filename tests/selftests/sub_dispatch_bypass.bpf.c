@@ -13,19 +13,9 @@
  */
 #include <scx/common.bpf.h>
 #include <scx/bpf_arena_common.bpf.h>
+#include "sub_dispatch_common.bpf.h"
 
 char _license[] SEC("license") = "GPL";
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARENA);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, 1 << 10);		/* pages; sched_ext allocates there too */
-#if defined(__TARGET_ARCH_arm64) || defined(__aarch64__)
-	__ulong(map_extra, 0x1ull << 32);
-#else
-	__ulong(map_extra, 0x1ull << 44);
-#endif
-} arena SEC(".maps");
 
 #define ROOT_DSQ	0x100
 #define MID_DSQ		0x200
@@ -38,7 +28,7 @@ struct {
 /* indexed by level: 0 root, 1 mid, 2 leaf */
 u64 __arena nr_enqueued[3], nr_dispatched[3], nr_sub_found[3];
 /* ops.sub_attach() calls of the root and mid, failed grants */
-u64 __arena nr_attached[3], nr_grant_failed;
+u64 __arena nr_attached[3];
 /* mid's ops.init_task() calls while slow_init was set */
 u64 __arena nr_slow_inits;
 /* mid's SCX_EV_SUB_BYPASS_DISPATCH, read in its ops.exit() */
@@ -52,18 +42,6 @@ u32 slow_init;
 UEI_DEFINE(uei);
 UEI_DEFINE(uei_mid);
 UEI_DEFINE(uei_leaf);
-
-static __always_inline s32 grant_all_cids(u64 cgid)
-{
-	const struct scx_cmask __arena *online;
-
-	online = (const struct scx_cmask __arena *)scx_bpf_online_cmask();
-	if (!online)
-		return -ENODEV;
-	if (scx_bpf_sub_grant(cgid, SCX_CAP_ENQ_IMMED | SCX_CAP_ENQ, online, NULL))
-		__sync_fetch_and_add(&nr_grant_failed, 1);
-	return 0;
-}
 
 s32 BPF_STRUCT_OPS(sdb_root_select_cid, struct task_struct *p, s32 prev_cid,
 		   u64 wake_flags)

@@ -13,19 +13,9 @@
  */
 #include <scx/common.bpf.h>
 #include <scx/bpf_arena_common.bpf.h>
+#include "sub_dispatch_common.bpf.h"
 
 char _license[] SEC("license") = "GPL";
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARENA);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, 1 << 10);		/* pages; sched_ext allocates there too */
-#if defined(__TARGET_ARCH_arm64) || defined(__aarch64__)
-	__ulong(map_extra, 0x1ull << 32);
-#else
-	__ulong(map_extra, 0x1ull << 44);
-#endif
-} arena SEC(".maps");
 
 #define ROOT_DSQ	0x100
 #define CHILD_DSQ	0x200
@@ -37,7 +27,7 @@ struct {
 u32 __arena step_calls[MAX_CIDS], max_calls[MAX_CIDS];
 u64 __arena nr_steps[MAX_CIDS], nr_limit_hits[MAX_CIDS], nr_found[MAX_CIDS];
 u64 __arena nr_child_dispatched, nr_child_moved, nr_spurious;
-u64 __arena nr_attached, nr_grant_failed;
+u64 __arena nr_attached;
 
 const volatile u64 child_cgid;
 /* SCX_DSP_MAX_LOOPS, read from the kernel's BTF by user space */
@@ -48,18 +38,6 @@ s32 sleeper_pid;
 
 UEI_DEFINE(uei);
 UEI_DEFINE(uei_child);
-
-static __always_inline s32 grant_all_cids(u64 cgid)
-{
-	const struct scx_cmask __arena *online;
-
-	online = (const struct scx_cmask __arena *)scx_bpf_online_cmask();
-	if (!online)
-		return -ENODEV;
-	if (scx_bpf_sub_grant(cgid, SCX_CAP_ENQ_IMMED | SCX_CAP_ENQ, online, NULL))
-		__sync_fetch_and_add(&nr_grant_failed, 1);
-	return 0;
-}
 
 s32 BPF_STRUCT_OPS(sdl_root_select_cid, struct task_struct *p, s32 prev_cid,
 		   u64 wake_flags)

@@ -12,19 +12,9 @@
  */
 #include <scx/common.bpf.h>
 #include <scx/bpf_arena_common.bpf.h>
+#include "sub_dispatch_common.bpf.h"
 
 char _license[] SEC("license") = "GPL";
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARENA);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, 1 << 10);		/* pages; sched_ext allocates there too */
-#if defined(__TARGET_ARCH_arm64) || defined(__aarch64__)
-	__ulong(map_extra, 0x1ull << 32);
-#else
-	__ulong(map_extra, 0x1ull << 44);
-#endif
-} arena SEC(".maps");
 
 /* one DSQ per scheduler, each in its own scheduler's DSQ namespace */
 #define ROOT_DSQ	0x100
@@ -34,7 +24,7 @@ struct {
 /* the counters are indexed by level: 0 root, 1 child, 2 leaf */
 u64 __arena nr_enqueued[3], nr_dispatched[3], nr_moved[3], nr_sub_found[3];
 /* ops.sub_attach() calls of the root and the child, failed grants */
-u64 __arena nr_attached[3], nr_grant_failed;
+u64 __arena nr_attached[3];
 
 /* cgroup ids of the child and the leaf, set by user space */
 const volatile u64 child_cgid, leaf_cgid;
@@ -48,17 +38,6 @@ UEI_DEFINE(uei_leaf);
  * @cgid. Without SCX_CAP_ENQ_IMMED (SCX_CAP_BASE) scx_bpf_sub_dispatch()
  * skips the child, without SCX_CAP_ENQ its tasks can't enter a local DSQ.
  */
-static __always_inline s32 grant_all_cids(u64 cgid)
-{
-	const struct scx_cmask __arena *online;
-
-	online = (const struct scx_cmask __arena *)scx_bpf_online_cmask();
-	if (!online)
-		return -ENODEV;
-	if (scx_bpf_sub_grant(cgid, SCX_CAP_ENQ_IMMED | SCX_CAP_ENQ, online, NULL))
-		__sync_fetch_and_add(&nr_grant_failed, 1);
-	return 0;
-}
 
 s32 BPF_STRUCT_OPS(sdn_root_select_cid, struct task_struct *p, s32 prev_cid,
 		   u64 wake_flags)

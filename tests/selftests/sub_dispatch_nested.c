@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include "sub_dispatch_nested.bpf.skel.h"
 #include "scx_test.h"
+#include "sub_dispatch_common.h"
 
 #define CHILD_CGRP	"/sys/fs/cgroup/scx_sdn"
 #define LEAF_CGRP	CHILD_CGRP "/leaf"
@@ -41,27 +42,6 @@ struct sdn_ctx {
 	pid_t pids[NR_WORKERS];
 };
 
-static u64 now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
-/* a struct_ops link detaches on its last close: don't hold copies of it */
-static void close_inherited_fds(void)
-{
-	int fd;
-
-#ifdef SYS_close_range
-	if (!syscall(SYS_close_range, 3, ~0U, 0))
-		return;
-#endif
-	for (fd = 3; fd < 1024; fd++)
-		close(fd);
-}
-
 /* a burst of CPU, then a short sleep or a yield, counting the rounds */
 static void __attribute__((noreturn)) worker(struct sdn_shm *shm, int idx)
 {
@@ -83,22 +63,6 @@ static void __attribute__((noreturn)) worker(struct sdn_shm *shm, int idx)
 			sched_yield();
 	}
 	_exit(0);
-}
-
-static int cg_move(const char *cgrp, pid_t pid)
-{
-	char path[256], buf[32];
-	int fd, len, ret = 0;
-
-	snprintf(path, sizeof(path), "%s/cgroup.procs", cgrp);
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return -errno;
-	len = snprintf(buf, sizeof(buf), "%d", pid);
-	if (write(fd, buf, len) != len)
-		ret = -errno;
-	close(fd);
-	return ret;
 }
 
 /* fork worker @idx and, unless @cgrp is NULL, move it into @cgrp */
@@ -134,28 +98,6 @@ static void stop_workers(struct sdn_ctx *c)
 		waitpid(c->pids[i], NULL, 0);
 		c->pids[i] = 0;
 	}
-}
-
-static void rmdir_retry(const char *path)
-{
-	int i;
-
-	/* a reaped task may keep its cgroup populated for a moment */
-	for (i = 0; i < 100; i++) {
-		if (!rmdir(path) || errno == ENOENT)
-			return;
-		usleep(10000);
-	}
-	SCX_ERR("Failed to remove %s (%d)", path, errno);
-}
-
-static bool uei_ok(const char *who, const struct user_exit_info *uei)
-{
-	if (uei->kind == EXIT_KIND(SCX_EXIT_NONE))
-		return true;
-	SCX_ERR("%s exited: kind=%d (%s) %s", who, uei->kind, uei->reason,
-		uei->msg);
-	return false;
 }
 
 static enum scx_test_status setup(void **ctx)
