@@ -576,7 +576,6 @@ impl<'a> RqGuard<'a> {
         }
     }
 
-
     /// The runqueue's kick sequence (`rq->scx.kick_sync`).
     ///
     /// `kick_sync_wait_bal_cb()` advances it with `smp_store_release()`
