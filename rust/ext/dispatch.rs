@@ -8,8 +8,9 @@
 //! child gets to run something on the runqueue: its global DSQ first, the
 //! bypass rules, then its `ops.dispatch()` in a bounded loop. sched_ext's
 //! queue machinery - consuming a DSQ, calling a BPF operation with its kfunc
-//! context, flushing the dispatch buffer - stays C, reached through the
-//! [`ChildSched`] methods. Each of those calls may drop and retake the
+//! context and flushing the dispatch buffer it filled - stays C, reached
+//! through the [`ChildSched`] methods and the child's
+//! [`DispatchOp`](crate::ext::sched::DispatchOp). Each of those calls may drop and retake the
 //! runqueue lock; nothing read before one is trusted after it.
 //!
 //! `prev` is `rq->scx.sub_dispatch_prev`, stashed by the outermost,
@@ -19,7 +20,7 @@ use crate::{
     bindings,
     ext::{
         kick,
-        rq::{RqLockHolder, RQ_LOCKED},
+        rq::{RqLockHolder, RQ},
         sched::{scx_add_event, ChildSched, Sched},
     },
     sync::percpu::PossibleCpu,
@@ -46,7 +47,7 @@ pub(crate) fn dispatch_nested(sch: &ChildSched<'_>) -> Verdict {
     // `cpu_of(rq)` is read where it is used rather than kept: every value
     // held across the child's `ops.dispatch()` takes stack in each level of
     // nesting.
-    let prev = ctx.prev();
+    let prev = ctx.sub_dispatch_prev();
     let prev_on_sch = prev.filter(|p| p.on_sched(sch));
 
     if sch.consume_global_dsq() {
@@ -80,11 +81,10 @@ pub(crate) fn dispatch_nested(sch: &ChildSched<'_>) -> Verdict {
     let Some(dispatch) = sch.dispatch_op() else {
         return Verdict::None;
     };
-    if ctx.get(RQ_LOCKED.scx_flags) & SCX_RQ_ONLINE == 0 {
+    if ctx.get(RQ.scx_flags) & SCX_RQ_ONLINE == 0 {
         return Verdict::None;
     }
 
-    let dspc = sch.dsp_ctx();
     let mut nr_loops = SCX_DSP_MAX_LOOPS;
 
     // The dispatch loop. Because scx_flush_dispatch_buf() may drop the rq
@@ -93,15 +93,12 @@ pub(crate) fn dispatch_nested(sch: &ChildSched<'_>) -> Verdict {
     // produced some tasks, retry. The BPF scheduler may depend on this
     // looping behavior to simplify its implementation.
     loop {
-        dspc.reset_nr_tasks();
-
-        dispatch.call(prev_on_sch);
-        sch.flush_dispatch_buf();
+        let nr_tasks = dispatch.call(prev_on_sch);
 
         if prev.is_some_and(|p| p.queued_with_slice()) {
             return Verdict::Prev;
         }
-        if ctx.get(RQ_LOCKED.local_dsq_nr) != 0 {
+        if ctx.get(RQ.local_dsq_nr) != 0 {
             return Verdict::Local;
         }
         if sch.consume_global_dsq() {
@@ -119,7 +116,7 @@ pub(crate) fn dispatch_nested(sch: &ChildSched<'_>) -> Verdict {
             kick_after_max_loops(sch, ctx.rq().cpu());
             break;
         }
-        if dspc.nr_tasks() == 0 {
+        if nr_tasks == 0 {
             break;
         }
     }

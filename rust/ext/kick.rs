@@ -162,7 +162,7 @@ fn kick_one_cpu_if_idle(cpu: PossibleCpu, pcpu: &SchedPcpu, this_rq: &ThisRq<'_>
 
 /// The body of `kick_cpus_irq_workfn()`: carries out the kicks every
 /// scheduler recorded on this CPU.
-pub(crate) fn kick_cpus(ctx: &KickIrqWork<'_>) {
+pub(crate) fn kick_cpus(ctx: &KickIrqWork) {
     let this_rq = ctx.this_rq();
     let to_kick = ctx.sched_pcpus_to_kick();
 

@@ -13,6 +13,13 @@
 
 #include "bindings_helper.h"
 
+/*
+ * rust/bindings.rs declares these by hand, as safe functions, with the
+ * prototypes below; bindgen does not generate them.
+ */
+static_assert(__same_type(&scx_impl_class_cmp,
+			  int (*)(const struct sched_class *class)));
+
 struct scx_rs_layout {
 	const char *name;
 	size_t value;

@@ -24,7 +24,7 @@ use crate::{
         sched::{Sched, SubDispatch},
         sub,
     },
-    sync::{percpu::PossibleCpu, IrqsOff},
+    sync::{field::CObject, percpu::PossibleCpu},
 };
 use core::ptr::NonNull;
 use kernel::{
@@ -168,12 +168,10 @@ unsafe extern "C" fn scx_rs_kick_cpu(sch: *mut scx_sched, cpu: i32, flags: u64) 
 /// hard IRQ context.
 unsafe extern "C" fn scx_rs_kick_cpus(_this_rq: *mut rq) {
     STATS.kick_cpus.add(1, Relaxed);
-    // SAFETY: an irq_work callback runs in hard IRQ context (or an irq_work
-    // thread), never in NMI, as `new_unchecked` requires.
-    let irqs_off = unsafe { IrqsOff::new_unchecked() };
     // SAFETY: this is the callback of this CPU's kick irq_work, in hard IRQ
-    // context, and `ctx` is dropped before it returns.
-    let ctx = unsafe { KickIrqWork::new(&irqs_off) };
+    // context (`IRQ_WORK_INIT_HARD`), and `ctx` is dropped before it
+    // returns.
+    let ctx = unsafe { KickIrqWork::new() };
     kick::kick_cpus(&ctx);
 }
 

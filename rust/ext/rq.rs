@@ -51,11 +51,13 @@ use crate::{
         sched::{Sched, SchedPcpu},
     },
     sync::{
-        cpumask::AtomicCpumask,
+        cpumask::{AtomicCpumask, AtomicMask},
+        field::{CObject, Const, Embedded, Field, Marked},
         irq_work::CIrqWork,
         list::CpuList,
         percpu::{possible_cpus, CpuSlot, PossibleCpu},
-        IrqsOff, RawSpinLockIrq, RawSpinLockIrqGuard,
+        raw_spinlock::CRawSpinLock,
+        IrqsOff, RawSpinLockIrqGuard,
     },
 };
 use core::{marker::PhantomData, ops::Deref, ptr::NonNull};
@@ -63,6 +65,7 @@ use kernel::ptr::project;
 use kernel::{
     ffi::c_ulong,
     sync::atomic::{Atomic, Relaxed},
+    task::Task,
     types::{NotThreadSafe, Opaque},
 };
 
@@ -80,31 +83,23 @@ pub struct Rq(Opaque<bindings::rq>);
 // themselves.
 unsafe impl Sync for Rq {}
 
+// SAFETY: `Rq` is a transparent wrapper of `Opaque<struct rq>`, and a `&Rq`
+// is a possible CPU's runqueue, which is never freed (type invariant).
+unsafe impl CObject for Rq {
+    type Raw = bindings::rq;
+}
+
 impl Rq {
     /// The runqueue of `cpu` (`cpu_rq()`).
     #[inline]
     pub fn of(cpu: PossibleCpu) -> &'static Rq {
         // SAFETY: `cpu_rq()` requires a possible CPU, and returns its
-        // runqueue, as `from_raw` requires.
+        // runqueue, never freed, as `from_raw` requires for `'static`.
         unsafe {
             Rq::from_raw(NonNull::new_unchecked(bindings::scx_impl_cpu_rq(
                 cpu.as_u32() as i32,
             )))
         }
-    }
-
-    /// Borrows the runqueue `ptr` points to.
-    ///
-    /// # Safety
-    ///
-    /// `ptr` is the `struct rq` of a possible CPU.
-    #[inline]
-    pub(crate) unsafe fn from_raw(ptr: NonNull<bindings::rq>) -> &'static Rq {
-        // INVARIANT: by the safety requirements.
-        // SAFETY: a possible CPU's runqueue is valid forever (runqueues are
-        // never freed) and shared as `Rq` allows; `Rq` is a transparent
-        // wrapper of `struct rq`.
-        unsafe { ptr.cast::<Rq>().as_ref() }
     }
 
     /// The runqueue of the current CPU (`this_rq()`), while interrupts are
@@ -125,18 +120,10 @@ impl Rq {
         possible_cpus().map(Rq::of)
     }
 
-    #[inline(always)]
-    pub(crate) fn as_raw(&self) -> *mut bindings::rq {
-        self.0.get()
-    }
-
     /// The CPU of this runqueue (`cpu_of()`).
     #[inline(always)]
     pub fn cpu(&self) -> PossibleCpu {
-        // SAFETY: `rq->cpu` is set at boot and never changes; `self` is a
-        // possible CPU's `struct rq` by the type invariant, and its `cpu` is
-        // that CPU, as `from_i32_unchecked` requires.
-        unsafe { PossibleCpu::from_i32_unchecked((*self.as_raw()).cpu) }
+        RQ.cpu.get(self)
     }
 
     /// Locks the runqueue (`raw_spin_rq_lock()`), spinning until it is
@@ -173,14 +160,9 @@ impl Rq {
     /// Takes `rq->scx.deferred_reenq_lock`, with interrupts disabled.
     #[inline]
     pub fn lock_deferred_reenq(&self) -> DeferredReenqGuard<'_> {
-        // SAFETY: the lock is initialised at boot with the runqueue and
-        // lives as long as it, i.e. forever.
-        let lock = unsafe {
-            RawSpinLockIrq::<()>::from_raw(&raw mut (*self.as_raw()).scx.deferred_reenq_lock)
-        };
         DeferredReenqGuard {
             rq: self,
-            guard: lock.lock(),
+            guard: RQ.deferred_reenq_lock.raw_spinlock_irq(self).lock(),
         }
     }
 
@@ -188,8 +170,7 @@ impl Rq {
     /// (`rq->scx.cpus_to_sync`).
     #[inline]
     pub fn cpus_to_sync(&self) -> &AtomicCpumask {
-        // SAFETY: the mask is allocated at boot and never freed.
-        unsafe { AtomicCpumask::from_var(&raw mut (*self.as_raw()).scx.cpus_to_sync) }
+        RQ.cpus_to_sync.mask(self)
     }
 }
 
@@ -251,13 +232,7 @@ impl<'a> ThisRq<'a> {
         // is queued below, before interrupts can come back on, and unlinks
         // every entry when it runs.
         unsafe { self.sched_pcpus_to_kick().push_back(pcpu) };
-        // SAFETY: the item is initialised at boot with the runqueue
-        // (`IRQ_WORK_INIT_HARD(kick_cpus_irq_workfn)`) and never freed; its
-        // callback carries out whatever kicks are pending on this CPU, where
-        // it is queued. The view does not outlive this call.
-        let work =
-            unsafe { CIrqWork::from_raw(&raw mut (*self.rq.as_raw()).scx.kick_cpus_irq_work) };
-        work.queue();
+        RQ.kick_cpus_irq_work.borrow(self.rq).queue();
     }
 
     /// The interrupts-off token.
@@ -276,96 +251,101 @@ impl Deref for ThisRq<'_> {
     }
 }
 
-/// A field of `struct rq` that the rq lock protects, as the projection from
-/// a runqueue to it: [`RQ_LOCKED`] lists those these paths use, and a
-/// [`RqLockHolder`] reads them.
-///
-/// # Invariants
-///
-/// `project` returns, computed from the pointer it is given, the address of
-/// a field of that `struct rq` holding a `T` that is changed only with the
-/// rq lock held (C reads it without the lock only with `READ_ONCE()`), and
-/// every value C stores in it is a valid `T`.
-pub struct RqLocked<T> {
-    project: fn(*mut bindings::rq) -> *mut T,
-}
+/// The protection of a field of `struct rq` changed only with the rq lock
+/// held (C reads it without the lock only with `READ_ONCE()`): read through
+/// a [`RqLockHolder`] of that runqueue.
+pub enum RqLock {}
 
-impl<T> Clone for RqLocked<T> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-
-impl<T> Copy for RqLocked<T> {}
-
-impl<T> RqLocked<T> {
-    /// # Safety
-    ///
-    /// `project` is as the type invariant says.
-    const unsafe fn new(project: fn(*mut bindings::rq) -> *mut T) -> Self {
-        // INVARIANT: by the safety requirements.
-        Self { project }
-    }
-}
-
-/// The fields of `struct rq` that the rq lock protects and these paths use.
-pub struct RqLockedFields {
+/// The fields of `struct rq` these paths use, with their protection.
+pub struct RqFields {
+    /// `rq->cpu`, the runqueue's CPU.
+    pub cpu: Field<Rq, PossibleCpu, Const>,
+    /// `rq->scx.cpus_to_sync`: CPUs this CPU waits for after a
+    /// `SCX_KICK_WAIT` kick.
+    pub cpus_to_sync: Field<Rq, bindings::cpumask_var_t, AtomicMask>,
+    /// `rq->scx.kick_cpus_irq_work`, which carries out this CPU's kicks.
+    pub kick_cpus_irq_work: Field<Rq, CIrqWork, Embedded>,
+    /// `rq->scx.deferred_reenq_lock`, which protects the list of user DSQs
+    /// with a reenqueue pending.
+    pub deferred_reenq_lock: Field<Rq, bindings::raw_spinlock_t, CRawSpinLock>,
+    /// `rq->scx.kick_sync`, the runqueue's kick sequence.
+    pub kick_sync: Field<Rq, c_ulong, Marked>,
     /// `rq->curr`, the task running on the runqueue's CPU.
-    pub curr: RqLocked<*mut bindings::task_struct>,
+    pub curr: Field<Rq, *mut bindings::task_struct, RqLock>,
     /// `rq->scx.flags`, the `SCX_RQ_*` flags.
-    pub scx_flags: RqLocked<u32>,
+    pub scx_flags: Field<Rq, u32, RqLock>,
     /// `rq->scx.kick_sync_pending`: the CPU must wait for the CPUs in its
     /// `cpus_to_sync` before it next schedules.
-    pub kick_sync_pending: RqLocked<bool>,
+    pub kick_sync_pending: Field<Rq, bool, RqLock>,
     /// `rq->scx.sub_dispatch_prev`, the task that was running when
     /// sched_ext started dispatching on the runqueue, for nested dispatch.
-    pub sub_dispatch_prev: RqLocked<*mut bindings::task_struct>,
+    pub sub_dispatch_prev: Field<Rq, *mut bindings::task_struct, RqLock>,
     /// `rq->scx.local_dsq.nr`, the number of tasks on the local DSQ.
-    pub local_dsq_nr: RqLocked<u32>,
+    pub local_dsq_nr: Field<Rq, u32, RqLock>,
 }
 
-/// The fields of `struct rq` that the rq lock protects, for
-/// [`RqLockHolder::get`].
+/// The fields of `struct rq` these paths use.
 ///
-/// Safe code can read them, not write them:
+/// Safe code can read those the rq lock protects, not write them:
 ///
 /// ```compile_fail,E0599
 /// use scx_rs::{
-///     ext::rq::{Rq, RqLockHolder, RQ_LOCKED},
+///     ext::rq::{Rq, RqLockHolder, RQ},
 ///     sync::{percpu::PossibleCpu, IrqsOff},
 /// };
 ///
 /// let irqs_off = IrqsOff::new().expect("not in NMI");
 /// let guard = Rq::of(PossibleCpu::current(&irqs_off)).lock(&irqs_off);
-/// guard.set(RQ_LOCKED.curr, core::ptr::null_mut());
+/// guard.set(RQ.curr, core::ptr::null_mut());
 /// ```
-pub const RQ_LOCKED: RqLockedFields = {
-    // Each of these fields is changed only with the rq lock held:
-    // - `curr`: by `__schedule()`, under the lock; lockless readers use
-    //   `READ_ONCE()` or RCU;
-    // - `scx.flags`: every `rq->scx.flags |=`/`&=` of kernel/sched/ext/ is
-    //   under the lock (`lockdep_assert_rq_held()`);
-    // - `scx.kick_sync_pending`: set by the kick irq_work and cleared by
-    //   `kick_sync_wait_bal_cb()`, both under the lock;
-    // - `scx.sub_dispatch_prev`: set and cleared by `scx_dispatch_sched()`
-    //   around `ops.dispatch()`, under the lock;
-    // - `scx.local_dsq.nr`: changed by insertions into and removals from the
-    //   local DSQ, which hold the rq lock (not the DSQ's own), and read
-    //   locklessly with `READ_ONCE()` (`dsq_mod_nr()` writes it with
-    //   `WRITE_ONCE()`).
+pub const RQ: RqFields = {
+    // Runqueues are set up at boot and never freed. Each field is protected
+    // as its type says:
+    // - `cpu` is set at boot to the runqueue's CPU, possible (`Rq`'s
+    //   invariant), and never changed; `PossibleCpu` is a transparent
+    //   wrapper of the CPU id;
+    // - `scx.cpus_to_sync` is allocated at boot, never freed, and changed
+    //   only with `cpumask_set_cpu()`/`cpumask_clear_cpu()`;
+    // - `scx.kick_cpus_irq_work` is initialised at boot
+    //   (`IRQ_WORK_INIT_HARD(kick_cpus_irq_workfn)`) and never freed or
+    //   reinitialised; its callback carries out whatever kicks are pending
+    //   on the CPU where it runs, so queueing it at any time is fine
+    //   (`CIrqWork`, a transparent wrapper of `struct irq_work`);
+    // - `scx.deferred_reenq_lock` is initialised at boot and never freed;
+    // - `scx.kick_sync` is advanced by `kick_sync_wait_bal_cb()` with
+    //   `smp_store_release()`, with the rq lock dropped, and read with
+    //   `smp_load_acquire()` or under the lock: marked accesses;
+    // - the others are changed only with the rq lock held: `curr` by
+    //   `__schedule()`, lockless readers using `READ_ONCE()` or RCU;
+    //   `scx.flags` by every `rq->scx.flags |=`/`&=` of kernel/sched/ext/
+    //   (`lockdep_assert_rq_held()`); `scx.kick_sync_pending` by the kick
+    //   irq_work and `kick_sync_wait_bal_cb()`; `scx.sub_dispatch_prev` by
+    //   `scx_dispatch_sched()` around `ops.dispatch()`; `scx.local_dsq.nr`
+    //   by insertions into and removals from the local DSQ, which hold the
+    //   rq lock (not the DSQ's own), read locklessly with `READ_ONCE()`
+    //   (`dsq_mod_nr()` writes it with `WRITE_ONCE()`). `curr` is never
+    //   null and is the runqueue's current task, valid while the lock is
+    //   held; `sub_dispatch_prev` is null or the task that was running when
+    //   dispatching started, still the current one (the CPU is in
+    //   `__schedule()` for it).
     // They are pointers, integers and a `bool` C sets only to `true` or
     // `false`: every value C stores is valid.
     //
     // SAFETY: each projection is `kernel::ptr::project!`, which computes the
     // address of the field it names from the pointer it is given, and each
-    // field is protected as listed above, as `RqLocked::new` requires.
+    // field is protected as listed above, as `Field::new` requires.
     unsafe {
-        RqLockedFields {
-            curr: RqLocked::new(|rq| project!(mut rq, .__bindgen_anon_1.curr)),
-            scx_flags: RqLocked::new(|rq| project!(mut rq, .scx.flags)),
-            kick_sync_pending: RqLocked::new(|rq| project!(mut rq, .scx.kick_sync_pending)),
-            sub_dispatch_prev: RqLocked::new(|rq| project!(mut rq, .scx.sub_dispatch_prev)),
-            local_dsq_nr: RqLocked::new(|rq| project!(mut rq, .scx.local_dsq.nr)),
+        RqFields {
+            cpu: Field::<Rq, _, _>::new(|rq| project!(mut rq, .cpu).cast()),
+            cpus_to_sync: Field::<Rq, _, _>::new(|rq| project!(mut rq, .scx.cpus_to_sync)),
+            kick_cpus_irq_work: Field::<Rq, _, _>::new(|rq| project!(mut rq, .scx.kick_cpus_irq_work).cast()),
+            deferred_reenq_lock: Field::<Rq, _, _>::new(|rq| project!(mut rq, .scx.deferred_reenq_lock)),
+            kick_sync: Field::<Rq, _, _>::new(|rq| project!(mut rq, .scx.kick_sync)),
+            curr: Field::<Rq, _, _>::new(|rq| project!(mut rq, .__bindgen_anon_1.curr)),
+            scx_flags: Field::<Rq, _, _>::new(|rq| project!(mut rq, .scx.flags)),
+            kick_sync_pending: Field::<Rq, _, _>::new(|rq| project!(mut rq, .scx.kick_sync_pending)),
+            sub_dispatch_prev: Field::<Rq, _, _>::new(|rq| project!(mut rq, .scx.sub_dispatch_prev)),
+            local_dsq_nr: Field::<Rq, _, _>::new(|rq| project!(mut rq, .scx.local_dsq.nr)),
         }
     }
 };
@@ -374,8 +354,8 @@ pub const RQ_LOCKED: RqLockedFields = {
 /// [`SubDispatch`](crate::ext::sched::SubDispatch), for which sched_ext
 /// holds it.
 ///
-/// The lock protects the fields of [`RQ_LOCKED`] and the runqueue's tasks'
-/// scheduling state ([`RqTask`]).
+/// The lock protects the fields of [`RQ`] marked [`RqLock`] and the
+/// runqueue's tasks' scheduling state ([`RqTask`]).
 ///
 /// # Safety
 ///
@@ -389,26 +369,26 @@ pub unsafe trait RqLockHolder {
 
     /// Reads a field the rq lock protects (`READ_ONCE()` of it).
     #[inline(always)]
-    fn get<T: Copy>(&self, field: RqLocked<T>) -> T {
-        let ptr = (field.project)(self.locked_rq().as_raw());
+    fn get<T: Copy>(&self, field: Field<Rq, T, RqLock>) -> T {
+        let ptr = field.project(self.locked_rq());
         // SAFETY: `ptr` is a field of the live runqueue, so valid for reads
-        // and aligned, holding a valid `T` (`RqLocked`); it changes only under
-        // the rq lock, which this context holds (`RqLockHolder`), so nothing
-        // writes it concurrently, as `read_volatile` requires.
+        // and aligned, holding a valid `T` (`Field`); it changes only under
+        // the rq lock (`RqLock`), which this context holds (`RqLockHolder`),
+        // so nothing writes it concurrently, as `read_volatile` requires.
         unsafe { ptr.read_volatile() }
     }
 
     /// Marks that this CPU must wait for the CPUs in its `cpus_to_sync`
     /// before it next schedules (`rq->scx.kick_sync_pending = true`).
     ///
-    /// The one field of [`RQ_LOCKED`] these paths write; the others are
-    /// read only (with a `set` of any field, safe code could point
-    /// `rq->curr` anywhere).
+    /// The one field of [`RQ`] these paths write; the others are read only
+    /// (with a `set` of any field, safe code could point `rq->curr`
+    /// anywhere).
     #[inline(always)]
     fn set_kick_sync_pending(&self) {
-        let ptr = (RQ_LOCKED.kick_sync_pending.project)(self.locked_rq().as_raw());
+        let ptr = RQ.kick_sync_pending.project(self.locked_rq());
         // SAFETY: `ptr` is the field of the live runqueue, valid for writes
-        // and aligned (`RqLocked`), changed only under the lock this context
+        // and aligned (`Field`), changed only under the lock this context
         // holds; the store is volatile as C's lockless readers use
         // `READ_ONCE()`, and `true` is a value C stores there too.
         unsafe { ptr.write_volatile(true) }
@@ -426,31 +406,98 @@ pub unsafe trait RqLockHolder {
     /// The runqueue's current task (`rq->curr`).
     #[inline(always)]
     fn curr(&self) -> RqTask<'_> {
-        // INVARIANT: `rq->curr` is never null, and lives while it is the
-        // current task, which it stays while the lock is held; its
-        // scheduling state is protected by the lock.
+        // INVARIANT: `rq->curr` is never null, and is a task of this
+        // runqueue valid while the lock is held (`RQ`).
         RqTask {
-            task: self.get(RQ_LOCKED.curr),
+            task: self.get(RQ.curr),
             _lock: PhantomData,
         }
+    }
+
+    /// The task that was running on the runqueue when sched_ext started
+    /// dispatching (`rq->scx.sub_dispatch_prev`, stashed by the outermost
+    /// `scx_dispatch_sched()` for the nested ones); `None` if it is not set.
+    #[inline(always)]
+    fn sub_dispatch_prev(&self) -> Option<RqTask<'_>> {
+        let prev = self.get(RQ.sub_dispatch_prev);
+        // INVARIANT: a non-null `sub_dispatch_prev` is a task of this
+        // runqueue valid while the lock is held (`RQ`).
+        (!prev.is_null()).then_some(RqTask {
+            task: prev,
+            _lock: PhantomData,
+        })
     }
 
     /// Whether sched_ext is dispatching on the runqueue
     /// (`rq->scx.flags & SCX_RQ_IN_DISPATCH`).
     #[inline(always)]
     fn in_dispatch(&self) -> bool {
-        self.get(RQ_LOCKED.scx_flags) & bindings::scx_rq_flags_SCX_RQ_IN_DISPATCH != 0
+        self.get(RQ.scx_flags) & bindings::scx_rq_flags_SCX_RQ_IN_DISPATCH != 0
     }
 }
+
+// SAFETY: `Task` is the kernel crate's transparent wrapper of
+// `Opaque<task_struct>`, and its invariant is that it is a valid task
+// while borrowed.
+unsafe impl CObject for Task {
+    type Raw = bindings::task_struct;
+}
+
+/// The protection of a field of `struct task_struct` changed only with the
+/// lock of the task's runqueue held: read through an [`RqTask`].
+pub enum TaskRqLock {}
+
+/// The fields of `struct task_struct` these paths read, with their
+/// protection.
+pub struct TaskFields {
+    /// `p->flags`, the `PF_*` flags.
+    pub flags: Field<Task, u32, Marked>,
+    /// `p->sched_class`.
+    pub sched_class: Field<Task, *const bindings::sched_class, TaskRqLock>,
+    /// `p->scx.sched`, the scheduler of an ext task.
+    pub scx_sched: Field<Task, *mut bindings::scx_sched, TaskRqLock>,
+    /// `p->scx.flags`, the `SCX_TASK_*` flags.
+    pub scx_flags: Field<Task, u32, TaskRqLock>,
+    /// `p->scx.slice`, the slice left.
+    pub scx_slice: Field<Task, u64, TaskRqLock>,
+}
+
+/// The fields of `struct task_struct` these paths read.
+pub const TASK: TaskFields = {
+    // Each is protected as its type says while the task is valid:
+    // - `flags`: the task changes its other bits with plain stores of the
+    //   aligned word while others read it locklessly, C included
+    //   (`is_idle_task()`); a relaxed atomic load races with those stores
+    //   only as C's own reads do (no tearing). `PF_IDLE` itself changes only
+    //   while the task is not on a CPU or is the one running it, so the bit
+    //   read is exact;
+    // - `sched_class` changes only with the task's runqueue locked
+    //   (`__setscheduler_class()` under `task_rq_lock()`), as do `scx.sched`
+    //   (`scx_set_task_sched()`), `scx.flags` and `scx.slice` (sched_ext
+    //   changes them with the runqueue locked; `scx_set_task_slice()` is the
+    //   only writer this crate calls). Every value C stores is valid.
+    //
+    // SAFETY: each projection is `project!` of the field it names; each
+    // field is protected as argued above, as `Field::new` requires.
+    unsafe {
+        TaskFields {
+            flags: Field::<Task, _, _>::new(|p| project!(mut p, .flags)),
+            sched_class: Field::<Task, _, _>::new(|p| project!(mut p, .sched_class).cast()),
+            scx_sched: Field::<Task, _, _>::new(|p| project!(mut p, .scx.sched).cast()),
+            scx_flags: Field::<Task, _, _>::new(|p| project!(mut p, .scx.flags)),
+            scx_slice: Field::<Task, _, _>::new(|p| project!(mut p, .scx.slice)),
+        }
+    }
+};
 
 /// A task of a runqueue whose lock the context holds: its current task, or
 /// the task that was running when sched_ext started dispatching on it.
 ///
 /// # Invariants
 ///
-/// `task` is a valid task for `'a`, during which the current context holds
-/// the lock of the runqueue it is on, which protects its `sched_class` and
-/// its `scx.flags`, `scx.slice` and `scx.sched`.
+/// `task` is a task, valid for `'a`, of a runqueue whose lock the current
+/// context holds for `'a`, which protects the fields of [`TASK`] marked
+/// [`TaskRqLock`].
 #[derive(Clone, Copy)]
 pub struct RqTask<'a> {
     task: *mut bindings::task_struct,
@@ -458,38 +505,34 @@ pub struct RqTask<'a> {
 }
 
 impl<'a> RqTask<'a> {
-    /// The task that `ptr` points to, on the runqueue `locked` holds.
-    ///
-    /// # Safety
-    ///
-    /// `ptr` is a task of `locked`'s runqueue that stays valid while the
-    /// lock is held.
-    #[inline(always)]
-    pub(crate) unsafe fn from_raw(
-        ptr: *mut bindings::task_struct,
-        locked: &'a impl RqLockHolder,
-    ) -> Self {
-        let _ = locked;
-        // INVARIANT: by the safety requirements.
-        Self {
-            task: ptr,
-            _lock: PhantomData,
-        }
-    }
-
     /// The `task_struct` pointer.
     #[inline(always)]
     pub(crate) fn as_raw(&self) -> *mut bindings::task_struct {
         self.task
     }
 
+    /// The task, as the kernel crate's type.
+    #[inline(always)]
+    fn task(&self) -> &'a Task {
+        // SAFETY: the task is valid for `'a` (type invariant), which is what
+        // `Task` requires.
+        unsafe { Task::from_raw(NonNull::new_unchecked(self.task)) }
+    }
+
+    /// Reads a field the task's runqueue lock protects.
+    #[inline(always)]
+    fn get<T: Copy>(&self, field: Field<Task, T, TaskRqLock>) -> T {
+        let ptr = field.project(self.task());
+        // SAFETY: `ptr` is a field of the valid task holding a valid `T`,
+        // aligned (`Field`), changed only under the lock of the task's
+        // runqueue (`TaskRqLock`), which this context holds (type invariant).
+        unsafe { ptr.read() }
+    }
+
     /// How the task's class ranks against ext.
     #[inline(always)]
     pub fn class(&self) -> ClassOrder {
-        // SAFETY: the task is valid and its `sched_class` changes only under
-        // the lock this context holds (type invariant);
-        // `scx_impl_class_cmp()` only compares the pointer.
-        let cmp = unsafe { bindings::scx_impl_class_cmp((*self.task).sched_class) };
+        let cmp = bindings::scx_impl_class_cmp(self.get(TASK.sched_class));
         match cmp {
             0 => ClassOrder::Ext,
             c if c > 0 => ClassOrder::Above,
@@ -500,26 +543,15 @@ impl<'a> RqTask<'a> {
     /// Whether the task is an idle task (`is_idle_task()`).
     #[inline]
     pub fn is_idle(&self) -> bool {
-        // SAFETY: the task is valid (type invariant). It changes other bits
-        // of its `flags` with plain stores while this runs, so the word is
-        // read as an atomic (relaxed, C's plain read in `is_idle_task()`).
-        // That read still races with those plain stores, as C's own read
-        // does: the kernel's memory model tolerates it for a word-sized
-        // aligned access (no tearing), and `PF_IDLE` itself changes only
-        // while the task is not on a CPU or is the one running it, so the bit
-        // read is exact.
-        let flags = unsafe { Atomic::from_ptr(&raw mut (*self.task).flags) }.load(Relaxed);
-        flags & bindings::PF_IDLE != 0
+        TASK.flags.load(self.task()) & bindings::PF_IDLE != 0
     }
 
     /// Whether the task is an ext task of the scheduler `sch` (its class is
     /// ext and `scx_task_on_sched(sch, p)`).
     #[inline(always)]
     pub fn on_sched(&self, sch: &Sched) -> bool {
-        // SAFETY: the task is valid and `scx.sched` changes only under the
-        // lock this context holds (type invariant); only the pointer is
-        // compared (`rcu_access_pointer()`).
-        let on = unsafe { (*self.task).scx.sched }.cast() == sch.as_raw();
+        // Only the pointer is compared (`rcu_access_pointer()`).
+        let on = self.get(TASK.scx_sched) == sch.as_raw();
         on && self.class() == ClassOrder::Ext
     }
 
@@ -527,10 +559,8 @@ impl<'a> RqTask<'a> {
     /// SCX_TASK_QUEUED && p->scx.slice`): it would keep running.
     #[inline(always)]
     pub fn queued_with_slice(&self) -> bool {
-        // SAFETY: the task is valid and its `scx.flags` and `scx.slice`
-        // change only under the lock this context holds (type invariant).
-        let (flags, slice) = unsafe { ((*self.task).scx.flags, (*self.task).scx.slice) };
-        flags & bindings::scx_ent_flags_SCX_TASK_QUEUED as u32 != 0 && slice != 0
+        let queued = self.get(TASK.scx_flags) & bindings::scx_ent_flags_SCX_TASK_QUEUED as u32;
+        queued != 0 && self.get(TASK.scx_slice) != 0
     }
 
     /// Sets the task's slice (`scx_set_task_slice()`); `false` if that was
@@ -539,7 +569,7 @@ impl<'a> RqTask<'a> {
     pub fn set_slice(&self, slice: u64) -> bool {
         // SAFETY: the task is valid and its runqueue is locked (type
         // invariant), as setting its slice requires.
-        unsafe { bindings::scx_impl_set_task_slice(self.task, slice) }
+        unsafe { bindings::scx_impl_set_task_slice(self.as_raw(), slice) }
     }
 }
 
@@ -584,11 +614,7 @@ impl<'a> RqGuard<'a> {
     /// then compared with the target CPU's `smp_load_acquire()` of it.
     #[inline]
     pub fn kick_sync(&self) -> c_ulong {
-        // SAFETY: the field lives as long as the runqueue; every other
-        // access to it is a marked one (`smp_store_release()`,
-        // `smp_load_acquire()`, `READ_ONCE()`) or, like this one, under the
-        // rq lock by its owner, so an atomic access races with no plain one.
-        unsafe { Atomic::from_ptr(&raw mut (*self.rq.as_raw()).scx.kick_sync) }.load(Relaxed)
+        RQ.kick_sync.load(self.rq)
     }
 }
 
@@ -662,48 +688,53 @@ impl KickSyncs<'_> {
 /// disabled, the kick list and `scx_kick_syncs` are not the callback's.
 ///
 /// ```compile_fail,E0133
-/// use scx_rs::{ext::rq::KickIrqWork, sync::IrqsOff};
+/// use scx_rs::ext::rq::KickIrqWork;
 ///
-/// let irqs_off = IrqsOff::new().expect("not in NMI");
-/// let ctx = KickIrqWork::new(&irqs_off);
+/// let ctx = KickIrqWork::new();
 /// ```
 ///
 /// # Invariants
 ///
-/// Exists only inside the kick irq_work's callback on the current CPU, with
-/// interrupts disabled (`irqs_off`), for `'a`.
-pub struct KickIrqWork<'a> {
-    irqs_off: &'a IrqsOff,
+/// Exists only inside the kick irq_work's callback on the current CPU, in
+/// hard IRQ context, with interrupts disabled (`irqs_off`); it is dropped
+/// before the callback returns and not sent to another task.
+pub struct KickIrqWork {
+    irqs_off: IrqsOff,
 }
 
-impl<'a> KickIrqWork<'a> {
+impl KickIrqWork {
+    /// The context of the running callback.
+    ///
     /// # Safety
     ///
     /// The caller is the callback of the current CPU's `kick_cpus_irq_work`,
-    /// which runs in hard IRQ context (`IRQ_WORK_INIT_HARD`), and `'a` ends
-    /// before it returns.
+    /// which runs in hard IRQ context (`IRQ_WORK_INIT_HARD`), and drops the
+    /// value before it returns.
     #[inline]
-    pub(crate) unsafe fn new(irqs_off: &'a IrqsOff) -> Self {
-        // INVARIANT: by the safety requirements.
-        Self { irqs_off }
+    pub(crate) unsafe fn new() -> Self {
+        // INVARIANT: by the safety requirements; `IrqsOff` is not `Send`.
+        Self {
+            // SAFETY: hard IRQ context is not NMI context.
+            irqs_off: unsafe { IrqsOff::new_unchecked() },
+        }
     }
 
     /// The interrupts-off token.
     #[inline]
-    pub fn irqs_off(&self) -> &'a IrqsOff {
-        self.irqs_off
+    pub fn irqs_off(&self) -> &IrqsOff {
+        &self.irqs_off
     }
 
     /// This CPU's runqueue.
     #[inline]
-    pub fn this_rq(&self) -> ThisRq<'a> {
-        Rq::this(self.irqs_off)
+    pub fn this_rq(&self) -> ThisRq<'_> {
+        Rq::this(&self.irqs_off)
     }
 
     /// This CPU's list of schedulers with kicks pending, to carry out and
     /// unlink (`rq->scx.sched_pcpus_to_kick`).
     #[inline]
-    pub fn sched_pcpus_to_kick(&self) -> CpuList<'a, SchedPcpu> {
+    pub fn sched_pcpus_to_kick(&self) -> CpuList<'_, SchedPcpu> {
         self.this_rq().sched_pcpus_to_kick()
     }
 

@@ -17,18 +17,18 @@
 //! schedulers the nested dispatch step accepts.
 
 use crate::{
-    bindings::{self, scx_sched, scx_sched_pcpu},
-    ext::rq::{Rq, RqLockHolder, RqTask, RQ_LOCKED},
+    bindings::{self, cpumask_var_t, scx_sched, scx_sched_pcpu},
+    ext::rq::{Rq, RqLockHolder, RqTask},
     sync::{
-        cpumask::AtomicCpumask,
+        cpumask::{AtomicCpumask, AtomicMask},
+        field::{CObject, Const, Field, Marked, Pointee},
         list::CListItem,
-        percpu::{CpuPinned, PerCpuRef, PossibleCpu},
+        percpu::{CpuPinned, PerCpuRef, PerCpuShared, PossibleCpu},
         rcu,
     },
 };
 use core::{
     fmt,
-    marker::PhantomData,
     mem::{offset_of, size_of},
     ops::Deref,
     ptr::NonNull,
@@ -37,7 +37,6 @@ use kernel::{
     ffi::{c_ulong, c_void},
     ptr::project,
     str::{CStr, CStrExt},
-    sync::atomic::{Atomic, Relaxed},
     types::{NotThreadSafe, Opaque},
 };
 
@@ -59,6 +58,62 @@ pub struct Sched(Opaque<scx_sched>);
 // own functions, which synchronise themselves.
 unsafe impl Sync for Sched {}
 
+// SAFETY: `Sched` is a transparent wrapper of `Opaque<scx_sched>`, and a
+// `&Sched` exists only while the scheduler is live (type invariant).
+unsafe impl CObject for Sched {
+    type Raw = scx_sched;
+}
+
+/// The index of `ops.dispatch()` in `has_op` (`SCX_OP_IDX(dispatch)`).
+const SCX_OPI_DISPATCH: usize = offset_of!(bindings::sched_ext_ops, dispatch) / size_of::<usize>();
+
+/// The fields of `struct scx_sched` these paths read, with their
+/// protection.
+pub struct SchedFields {
+    /// `level`, the depth in the hierarchy of schedulers (0 for the root).
+    pub level: Field<Sched, i32, Const>,
+    /// The word of the `has_op` bitmap that holds `ops.dispatch()`'s bit.
+    pub has_op_dispatch_word: Field<Sched, c_ulong, Const>,
+    /// `pcpu`, the scheduler's per-CPU data.
+    pub pcpu: Field<Sched, *mut SchedPcpu, PerCpuShared>,
+    /// `bypass_dsp_enable_depth`, an `atomic_t`: how many bypassing
+    /// schedulers need the bypass dispatch path of this one.
+    pub bypass_dsp_enable_depth: Field<Sched, i32, Marked>,
+}
+
+/// The fields of `struct scx_sched` these paths read.
+pub const SCHED: SchedFields = {
+    // Each is protected as its type says, from when the scheduler is
+    // created (`scx_alloc_and_add_sched()`) until it is freed:
+    // - `level` and `has_op` are set while it is created, before any of its
+    //   operations can be called or any kfunc can find it, and never
+    //   changed; every `SCX_OP_IDX()` is below `SCX_OPI_END`, the bitmap's
+    //   size in bits;
+    // - `pcpu` is allocated then, with `sch` set and the masks allocated in
+    //   every possible CPU's slot, and freed by `scx_sched_free_rcu_work()`
+    //   after the scheduler's last user is gone; slots are only shared
+    //   (`SchedPcpu` allows C's own accesses);
+    // - `bypass_dsp_enable_depth` is an `atomic_t`, changed only with
+    //   `atomic_inc()`/`atomic_dec()` and read with `atomic_read()`.
+    // `SchedPcpu` is a transparent wrapper of `struct scx_sched_pcpu`.
+    //
+    // SAFETY: each projection is `project!` of the field it names, the
+    // bitmap word being within `has_op`; each field is protected as argued
+    // above, as `Field::new` requires.
+    unsafe {
+        SchedFields {
+            level: Field::<Sched, _, _>::new(|s| project!(mut s, .level)),
+            has_op_dispatch_word: Field::<Sched, _, _>::new(|s| {
+                project!(mut s, .has_op)
+                    .cast::<c_ulong>()
+                    .wrapping_add(SCX_OPI_DISPATCH / c_ulong::BITS as usize)
+            }),
+            pcpu: Field::<Sched, _, _>::new(|s| project!(mut s, .pcpu).cast()),
+            bypass_dsp_enable_depth: Field::<Sched, _, _>::new(|s| project!(mut s, .bypass_dsp_enable_depth.counter)),
+        }
+    }
+};
+
 /// Adds `cnt` to the event counter `name` of `sch` (`__scx_add_event()`), on
 /// the CPU `pinned` pins the caller to.
 ///
@@ -76,26 +131,6 @@ macro_rules! scx_add_event {
 pub(crate) use scx_add_event;
 
 impl Sched {
-    /// Borrows the scheduler `ptr` points to.
-    ///
-    /// # Safety
-    ///
-    /// `ptr` points to a live `struct scx_sched` (fully created) that stays
-    /// allocated for `'a`.
-    #[inline]
-    pub(crate) unsafe fn from_raw<'a>(ptr: NonNull<scx_sched>) -> &'a Sched {
-        // INVARIANT: by the safety requirements.
-        // SAFETY: `Sched` is a transparent wrapper of `struct scx_sched`,
-        // which `ptr` points to for `'a`.
-        unsafe { ptr.cast::<Sched>().as_ref() }
-    }
-
-    /// The `struct scx_sched` pointer, for C.
-    #[inline]
-    pub(crate) fn as_raw(&self) -> *mut scx_sched {
-        self.0.get()
-    }
-
     /// The sub-scheduler attached to the cgroup `cgroup_id`
     /// (`scx_find_sub_sched()`); alive while `rcu` is held.
     #[inline(always)]
@@ -112,17 +147,12 @@ impl Sched {
     /// The parent of the scheduler (`scx_parent()`), `None` for the root.
     #[inline(always)]
     fn parent(&self) -> Option<NonNull<scx_sched>> {
-        let sch = self.as_raw();
-        // SAFETY: `level` and `ancestors[]` are set when the scheduler is
-        // created and never change; `ancestors[]` has `level + 1` entries,
-        // the one before the scheduler itself being its parent.
-        unsafe {
-            let level = (*sch).level;
-            if level == 0 {
-                return None;
-            }
-            NonNull::new(*(*sch).ancestors.as_ptr().add(level as usize - 1))
-        }
+        let level = usize::try_from(SCHED.level.get(self)).ok()?.checked_sub(1)?;
+        let ancestors = project!(mut self.as_raw(), .ancestors).cast::<*mut scx_sched>();
+        // SAFETY: `ancestors[]` is set when the scheduler is created, like
+        // `level`, and never changes; it has `level + 1` entries, all
+        // schedulers, the one before the scheduler itself being its parent.
+        NonNull::new(unsafe { ancestors.add(level).read() })
     }
 
     /// Exits the scheduler with `SCX_EXIT_ERROR` and the message `args`
@@ -183,15 +213,8 @@ impl Sched {
     /// (`SCX_HAS_OP(sch, dispatch)`).
     #[inline(always)]
     pub fn has_dispatch(&self) -> bool {
-        const BITS: usize = c_ulong::BITS as usize;
-        let idx = offset_of!(bindings::sched_ext_ops, dispatch) / size_of::<usize>();
-        let word = project!(mut self.as_raw(), .has_op)
-            .cast::<c_ulong>()
-            .wrapping_add(idx / BITS);
-        // SAFETY: `has_op` is a bitmap of one bit per operation, set when the
-        // scheduler is enabled, before any of its operations can be called,
-        // and not changed afterwards; `word` is the word of `idx` in it.
-        (unsafe { word.read() } >> (idx % BITS)) & 1 != 0
+        let bit = SCX_OPI_DISPATCH % c_ulong::BITS as usize;
+        (SCHED.has_op_dispatch_word.get(self) >> bit) & 1 != 0
     }
 
     /// Whether the bypass dispatch path is enabled
@@ -204,23 +227,13 @@ impl Sched {
     /// of nesting.
     #[inline(never)]
     pub fn bypass_dsp_enabled(&self) -> bool {
-        let depth = project!(mut self.as_raw(), .bypass_dsp_enable_depth.counter);
-        // SAFETY: `bypass_dsp_enable_depth` is an `atomic_t` of the live
-        // scheduler, changed only with atomic operations; `atomic_read()` is
-        // a relaxed load.
-        unsafe { Atomic::from_ptr(depth) }.load(Relaxed) != 0
+        SCHED.bypass_dsp_enable_depth.load(self) != 0
     }
 
     /// The scheduler's per-CPU data (`sch->pcpu`).
     #[inline(always)]
     pub fn pcpu(&self) -> PerCpuRef<'_, SchedPcpu> {
-        // SAFETY: `pcpu` is set when a live scheduler is created and never
-        // changes. It is a per-CPU allocation with an initialised slot for
-        // every possible CPU, freed only after the scheduler's last use
-        // (`scx_sched_free_rcu_work()`), as `PerCpuRef::from_raw` requires;
-        // `SchedPcpu` is a transparent wrapper of `struct scx_sched_pcpu` and
-        // is only shared.
-        unsafe { PerCpuRef::from_raw(NonNull::new_unchecked((*self.as_raw()).pcpu.cast())) }
+        SCHED.pcpu.per_cpu(self)
     }
 
     /// Whether the scheduler is bypassing on `cpu` (`scx_bypassing()`).
@@ -255,31 +268,68 @@ unsafe impl CListItem for SchedPcpu {
     const LINK: usize = offset_of!(scx_sched_pcpu, to_kick_node);
 }
 
-impl SchedPcpu {
-    #[inline]
-    fn as_raw(&self) -> *mut scx_sched_pcpu {
-        self.0.get()
-    }
+// SAFETY: `SchedPcpu` is a transparent wrapper of `Opaque<scx_sched_pcpu>`,
+// and a `&SchedPcpu` exists only while the slot is live (type invariant).
+unsafe impl CObject for SchedPcpu {
+    type Raw = scx_sched_pcpu;
+}
 
+/// The fields of `struct scx_sched_pcpu` these paths read, with their
+/// protection.
+pub struct SchedPcpuFields {
+    /// `sch`, the scheduler the data belongs to.
+    pub sch: Field<SchedPcpu, *mut Sched, Pointee>,
+    /// `flags`, the `SCX_SCHED_PCPU_*` flags.
+    pub flags: Field<SchedPcpu, u64, Marked>,
+    /// `cpus_to_kick`: CPUs to kick.
+    pub cpus_to_kick: Field<SchedPcpu, cpumask_var_t, AtomicMask>,
+    /// `cpus_to_kick_if_idle`: CPUs to kick if idle.
+    pub cpus_to_kick_if_idle: Field<SchedPcpu, cpumask_var_t, AtomicMask>,
+    /// `cpus_to_preempt`: CPUs whose current task to preempt.
+    pub cpus_to_preempt: Field<SchedPcpu, cpumask_var_t, AtomicMask>,
+    /// `cpus_to_wait`: CPUs to wait for (`SCX_KICK_WAIT`).
+    pub cpus_to_wait: Field<SchedPcpu, cpumask_var_t, AtomicMask>,
+}
+
+/// The fields of `struct scx_sched_pcpu` these paths read.
+pub const SCHED_PCPU: SchedPcpuFields = {
+    // Each is protected as its type says while the slot is live:
+    // - `sch` is set when the per-CPU data is allocated and never changed;
+    //   the scheduler, live, outlives its per-CPU data;
+    // - `flags` is changed under the runqueue's lock with plain stores of
+    //   the aligned `u64`, and read without it by C itself
+    //   (`scx_bypassing()`): a relaxed atomic load races with those stores
+    //   only as C's own read does (no tearing, no ordering);
+    // - the four masks are allocated with the per-CPU data, freed after its
+    //   last use, and changed only with `cpumask_set_cpu()` and
+    //   `cpumask_clear_cpu()`, which are atomic.
+    //
+    // SAFETY: each projection is `project!` of the field it names (`Sched`
+    // is a transparent wrapper of `struct scx_sched`); each field is
+    // protected as argued above, as `Field::new` requires.
+    unsafe {
+        SchedPcpuFields {
+            sch: Field::<SchedPcpu, _, _>::new(|p| project!(mut p, .sch).cast()),
+            flags: Field::<SchedPcpu, _, _>::new(|p| project!(mut p, .flags)),
+            cpus_to_kick: Field::<SchedPcpu, _, _>::new(|p| project!(mut p, .cpus_to_kick)),
+            cpus_to_kick_if_idle: Field::<SchedPcpu, _, _>::new(|p| project!(mut p, .cpus_to_kick_if_idle)),
+            cpus_to_preempt: Field::<SchedPcpu, _, _>::new(|p| project!(mut p, .cpus_to_preempt)),
+            cpus_to_wait: Field::<SchedPcpu, _, _>::new(|p| project!(mut p, .cpus_to_wait)),
+        }
+    }
+};
+
+impl SchedPcpu {
     /// The scheduler this data belongs to (`pcpu->sch`).
     #[inline]
     pub fn sched(&self) -> &Sched {
-        // SAFETY: `sch` is set when the per-CPU data is allocated and never
-        // changes; the scheduler outlives its per-CPU data, as `from_raw`
-        // requires.
-        unsafe { Sched::from_raw(NonNull::new_unchecked((*self.as_raw()).sch)) }
+        SCHED_PCPU.sch.deref(self)
     }
 
     /// The flags (`SCX_SCHED_PCPU_*`).
     #[inline(always)]
     fn flags(&self) -> u64 {
-        // SAFETY: `flags` lives with `self`. C changes it under the
-        // runqueue's lock with plain stores and reads it without, as here
-        // (`scx_bypassing()`). This read is an atomic one, which still races
-        // with those plain stores exactly as C's read does; the word is
-        // aligned and word-sized, so it does not tear, and no ordering is
-        // implied on either side.
-        unsafe { Atomic::from_ptr(&raw mut (*self.as_raw()).flags) }.load(Relaxed)
+        SCHED_PCPU.flags.load(self)
     }
 
     /// The scheduler's bypass DSQ of this CPU (`scx_bypass_dsq()`).
@@ -288,39 +338,28 @@ impl SchedPcpu {
         project!(mut self.as_raw(), .bypass_dsq)
     }
 
-    /// The mask at byte offset `offset` of the per-CPU data.
-    #[inline]
-    fn mask(&self, offset: usize) -> &AtomicCpumask {
-        let var = self.as_raw().wrapping_byte_add(offset).cast();
-        // SAFETY: the callers below pass the offset of one of the
-        // `cpumask_var_t` fields of `struct scx_sched_pcpu`, so `var` is that
-        // field of `self`; the masks are allocated with the scheduler and
-        // freed after its per-CPU data is last used.
-        unsafe { AtomicCpumask::from_var(var) }
-    }
-
     /// CPUs to kick.
     #[inline]
     pub fn cpus_to_kick(&self) -> &AtomicCpumask {
-        self.mask(offset_of!(scx_sched_pcpu, cpus_to_kick))
+        SCHED_PCPU.cpus_to_kick.mask(self)
     }
 
     /// CPUs to kick if idle.
     #[inline]
     pub fn cpus_to_kick_if_idle(&self) -> &AtomicCpumask {
-        self.mask(offset_of!(scx_sched_pcpu, cpus_to_kick_if_idle))
+        SCHED_PCPU.cpus_to_kick_if_idle.mask(self)
     }
 
     /// CPUs whose current task to preempt.
     #[inline]
     pub fn cpus_to_preempt(&self) -> &AtomicCpumask {
-        self.mask(offset_of!(scx_sched_pcpu, cpus_to_preempt))
+        SCHED_PCPU.cpus_to_preempt.mask(self)
     }
 
     /// CPUs to wait for (`SCX_KICK_WAIT`).
     #[inline]
     pub fn cpus_to_wait(&self) -> &AtomicCpumask {
-        self.mask(offset_of!(scx_sched_pcpu, cpus_to_wait))
+        SCHED_PCPU.cpus_to_wait.mask(self)
     }
 }
 
@@ -424,21 +463,6 @@ impl<'a> SubDispatch<'a> {
     #[inline(always)]
     pub fn rq(&self) -> &'a Rq {
         self.rq
-    }
-
-    /// The task that was running on the runqueue when sched_ext started
-    /// dispatching (`rq->scx.sub_dispatch_prev`, stashed by the outermost
-    /// `scx_dispatch_sched()` for the nested ones); `None` if it is not set.
-    #[inline(always)]
-    pub fn prev(&self) -> Option<RqTask<'_>> {
-        let prev = self.get(RQ_LOCKED.sub_dispatch_prev);
-        if prev.is_null() {
-            return None;
-        }
-        // SAFETY: a non-null `sub_dispatch_prev` is the task that was running
-        // on this runqueue when dispatching started, still its current task
-        // (the CPU is in `__schedule()` for it), valid while the lock is held.
-        Some(unsafe { RqTask::from_raw(prev, self) })
     }
 
     /// The scheduler whose `ops.dispatch()` called (`scx_prog_sched()`),
@@ -554,18 +578,6 @@ impl<'c> ChildSched<'c> {
         })
     }
 
-    /// Carries out the inserts the child's `ops.dispatch()` buffered on this
-    /// CPU (`scx_flush_dispatch_buf()`), adding their number to this CPU's
-    /// dispatch context's [`nr_tasks`](DspCtx::nr_tasks).
-    ///
-    /// May drop and retake the runqueue lock.
-    #[inline(always)]
-    pub fn flush_dispatch_buf(&self) {
-        // SAFETY: as in `consume_global_dsq`, right after the child's
-        // `ops.dispatch()` returned.
-        unsafe { bindings::scx_impl_flush_dispatch_buf(self.child.as_raw(), self.ctx.rq.as_raw()) }
-    }
-
     /// `pcpu->bypass_host_seq++` of the child's data of the runqueue's CPU:
     /// returns the sequence number before the increment.
     #[inline(always)]
@@ -579,23 +591,6 @@ impl<'c> ChildSched<'c> {
             let old = seq.read();
             seq.write(old.wrapping_add(1));
             old
-        }
-    }
-
-    /// The child's dispatch context on this CPU (`this_cpu_ptr(sch->pcpu)->
-    /// dsp_ctx`), for this step, with its runqueue set (`dspc->rq = rq`).
-    #[inline(always)]
-    pub fn dsp_ctx(&self) -> DspCtx<'_> {
-        let dspc = project!(mut self.child.pcpu().this_cpu(&self.ctx).as_raw(), .dsp_ctx);
-        // SAFETY: `dspc` is this CPU's dispatch context of the live child,
-        // which only this CPU uses, while it dispatches the child: C between
-        // the calls of this step, this step in between (no reference to it is
-        // kept across a call).
-        unsafe { project!(mut dspc, .rq).write(self.ctx.rq.as_raw()) };
-        // INVARIANT: as argued above, for the step.
-        DspCtx {
-            dspc,
-            _step: PhantomData,
         }
     }
 }
@@ -613,50 +608,27 @@ pub struct DispatchOp<'c> {
 }
 
 impl DispatchOp<'_> {
-    /// Calls the child's `ops.dispatch()` for the runqueue's CPU, with
-    /// `prev` (`SCX_CALL_OP(sch, dispatch, rq, cpu, prev)`).
+    /// One round of the dispatch loop of the child (`scx_dispatch_sched()`):
+    /// resets this CPU's dispatch context of the child for the runqueue
+    /// (`dspc->rq = rq`, `dspc->nr_tasks = 0`), calls its `ops.dispatch()`
+    /// for the runqueue's CPU with `prev` (`SCX_CALL_OP(sch, dispatch, rq,
+    /// cpu, prev)`), then carries out the inserts it buffered
+    /// (`scx_flush_dispatch_buf()`). Returns how many tasks that moved
+    /// (`dspc->nr_tasks`).
     ///
-    /// The operation may drop and retake the runqueue lock, and may
-    /// dispatch the child's own children (nesting).
+    /// The operation and the flush may drop and retake the runqueue lock,
+    /// and the operation may dispatch the child's own children (nesting).
     #[inline(always)]
-    pub fn call(&self, prev: Option<RqTask<'_>>) {
+    pub fn call(&self, prev: Option<RqTask<'_>>) -> u32 {
         let prev = prev.map_or(core::ptr::null_mut(), |p| p.as_raw());
         // SAFETY: the child is live, has the operation (type invariant), and
         // the runqueue is locked by the sched_ext operation of its parent
         // that this runs in, as `SCX_CALL_OP()` of `ops.dispatch()` requires;
         // `prev` is null or the task that was running on the runqueue when
-        // sched_ext started dispatching, valid while it is locked.
-        unsafe { bindings::scx_impl_call_dispatch(self.child.as_raw(), self.rq.as_raw(), prev) }
-    }
-}
-
-/// A scheduler's dispatch context on this CPU (`struct scx_dsp_ctx`), for
-/// one dispatch step.
-///
-/// # Invariants
-///
-/// `dspc` is this CPU's dispatch context of a live scheduler, which nothing
-/// but this CPU's dispatch of that scheduler uses for `'a`: C within the
-/// calls the step makes, the step between them.
-pub struct DspCtx<'a> {
-    dspc: *mut bindings::scx_dsp_ctx,
-    _step: PhantomData<&'a ()>,
-}
-
-impl DspCtx<'_> {
-    /// How many tasks the dispatch buffer flushes carried out since the last
-    /// [`reset_nr_tasks`](Self::reset_nr_tasks) (`dspc->nr_tasks`).
-    #[inline(always)]
-    pub fn nr_tasks(&self) -> u32 {
-        // SAFETY: only this step uses the context now (type invariant).
-        unsafe { project!(mut self.dspc, .nr_tasks).read() }
-    }
-
-    /// `dspc->nr_tasks = 0`.
-    #[inline(always)]
-    pub fn reset_nr_tasks(&self) {
-        // SAFETY: only this step uses the context now (type invariant).
-        unsafe { project!(mut self.dspc, .nr_tasks).write(0) }
+        // sched_ext started dispatching, valid while it is locked. Only this
+        // CPU's dispatch of the child uses its dispatch context of this CPU,
+        // and the runqueue is locked for the call.
+        unsafe { bindings::scx_impl_dispatch_round(self.child.as_raw(), self.rq.as_raw(), prev) }
     }
 }
 

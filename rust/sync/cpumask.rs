@@ -34,7 +34,10 @@
 //! # Ok::<(), Error>(())
 //! ```
 
-use super::percpu::PossibleCpu;
+use super::{
+    field::{CObject, Field},
+    percpu::PossibleCpu,
+};
 use crate::bindings;
 use kernel::{
     bitmap::Bitmap,
@@ -161,6 +164,26 @@ impl AtomicCpumask {
                 return Some(cpu);
             }
         })
+    }
+}
+
+/// The protection of a `cpumask_var_t` field (a
+/// [`Field`](super::field::Field) of one): its mask is allocated before the
+/// object can be borrowed, freed after, and changed only with atomic bit
+/// operations meanwhile; [`Field::mask`] borrows it.
+///
+/// [`Field::mask`]: super::field::Field::mask
+pub enum AtomicMask {}
+
+impl<O: CObject> Field<O, bindings::cpumask_var_t, AtomicMask> {
+    /// The mask of the field, borrowed with `obj`.
+    #[inline(always)]
+    pub fn mask(self, obj: &O) -> &AtomicCpumask {
+        // SAFETY: the field of the live object is an allocated
+        // `cpumask_var_t` valid while `obj` is borrowed, which bounds the
+        // reference, and changed only atomically meanwhile (`AtomicMask`,
+        // type invariant of `Field`), as `from_var` requires.
+        unsafe { AtomicCpumask::from_var(self.project(obj)) }
     }
 }
 

@@ -4,6 +4,8 @@
 //! kernel crate of 7.3 lacks, with no knowledge of sched_ext.
 //!
 //! - [`cpumask`]: C-owned CPU masks changed with atomic bit operations;
+//! - [`field`]: fields of C-owned objects, each read as its protection
+//!   (constant, marked, embedded, locked) allows, argued once per field;
 //! - [`raw_spinlock`]: `raw_spinlock_t` as a lock backend, plain and
 //!   irqsave, and locking of C-owned raw spinlocks;
 //! - [`percpu`]: dynamic per-CPU data with pin-init of every slot;
@@ -17,6 +19,7 @@
 //! `Documentation/` in the repository.
 
 pub mod cpumask;
+pub mod field;
 pub mod irq_work;
 pub mod list;
 pub mod percpu;

@@ -64,6 +64,7 @@
 //! # Ok::<(), Error>(())
 //! ```
 
+use super::field::{CObject, Field};
 use crate::bindings;
 use core::{
     marker::{PhantomData, PhantomPinned},
@@ -468,6 +469,29 @@ impl<'a, T> PerCpuRef<'a, T> {
     #[inline]
     pub fn iter(self) -> impl Iterator<Item = CpuSlot<'a, T>> {
         possible_cpus().map(move |cpu| self.get(cpu))
+    }
+}
+
+/// The protection of a field holding a per-CPU pointer (a
+/// [`Field`](super::field::Field) of `*mut T`): set before the object can
+/// be borrowed and not changed while it is, non-null, with an initialised
+/// `T` in every possible CPU's slot that stays valid, pinned and only
+/// shared for as long as the object is borrowed; [`Field::per_cpu`]
+/// borrows it.
+///
+/// [`Field::per_cpu`]: super::field::Field::per_cpu
+pub enum PerCpuShared {}
+
+impl<O: CObject, T> Field<O, *mut T, PerCpuShared> {
+    /// The per-CPU data the field points to, borrowed with `obj`.
+    #[inline(always)]
+    pub fn per_cpu(self, obj: &O) -> PerCpuRef<'_, T> {
+        // SAFETY: the field of the live object holds a non-null per-CPU
+        // pointer, constant while `obj` is borrowed, whose every possible
+        // slot holds a `T` valid, pinned and only shared for as long
+        // (`PerCpuShared`, type invariant of `Field`), as `from_raw`
+        // requires.
+        unsafe { PerCpuRef::from_raw(NonNull::new_unchecked(self.project(obj).read())) }
     }
 }
 

@@ -45,7 +45,13 @@
 //! # Ok::<(), Error>(())
 //! ```
 
-use crate::{bindings, sync::IrqsOff};
+use crate::{
+    bindings,
+    sync::{
+        field::{CObject, Field},
+        IrqsOff,
+    },
+};
 use kernel::sync::lock::{Backend, Guard, Lock};
 
 /// Creates a [`RawSpinLock`] initialiser with the given name and a new lock class.
@@ -303,6 +309,27 @@ where
 pub fn irqs_disabled() -> bool {
     // SAFETY: `irqs_disabled()` only reads the current CPU's flags.
     unsafe { bindings::scx_rs_irqs_disabled() }
+}
+
+/// The protection of a `raw_spinlock_t` field (a
+/// [`Field`](super::field::Field) of one) that C initialised before the
+/// object could be borrowed and does not free or reinitialise while it is:
+/// [`Field::raw_spinlock_irq`] borrows it as a lock of `()` that only
+/// guards (the data it protects stays C's, reached under its guard).
+///
+/// [`Field::raw_spinlock_irq`]: super::field::Field::raw_spinlock_irq
+pub enum CRawSpinLock {}
+
+impl<O: CObject> Field<O, bindings::raw_spinlock_t, CRawSpinLock> {
+    /// The lock, borrowed with `obj`, for locking with interrupts disabled.
+    #[inline(always)]
+    pub fn raw_spinlock_irq(self, obj: &O) -> &RawSpinLockIrq<()> {
+        // SAFETY: the field of the live object is an initialised
+        // `raw_spinlock_t`, valid while `obj` is borrowed, which bounds the
+        // reference (`CRawSpinLock`, type invariant of `Field`), as
+        // `Lock::from_raw` requires.
+        unsafe { RawSpinLockIrq::from_raw(self.project(obj)) }
+    }
 }
 
 // The samples include this file too; only scx_rs.ko runs its tests.
