@@ -129,12 +129,13 @@ pub(crate) use sched::*;
 // Services of `<linux/sched/ext_impl.h>` that are safe to call with any
 // argument, declared here as such (rust/ext/bindgen_parameters leaves them
 // out of the generated file; rust/ext/layout.c checks the prototypes).
-//
-// SAFETY: `int scx_impl_class_cmp(const struct sched_class *class)` only
-// compares `class` with the addresses of the scheduling classes; it never
-// dereferences it, so any pointer, in any context, is fine.
 #[cfg(not(scx_rs_sample))]
 unsafe extern "C" {
+    /// `int scx_impl_class_cmp(const struct sched_class *class)`: how
+    /// `class` ranks against `ext_sched_class` (positive above, 0 ext,
+    /// negative below). Safe: it only compares `class` with the addresses
+    /// of the scheduling classes and never dereferences it, so any pointer,
+    /// in any context, is fine.
     pub(crate) safe fn scx_impl_class_cmp(class: *const sched_class) -> c_int;
 }
 // Declared, opaque, in kernel::bindings too (public headers name them).

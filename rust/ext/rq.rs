@@ -338,13 +338,21 @@ pub const RQ: RqFields = {
         RqFields {
             cpu: Field::<Rq, _, _>::new(|rq| project!(mut rq, .cpu).cast()),
             cpus_to_sync: Field::<Rq, _, _>::new(|rq| project!(mut rq, .scx.cpus_to_sync)),
-            kick_cpus_irq_work: Field::<Rq, _, _>::new(|rq| project!(mut rq, .scx.kick_cpus_irq_work).cast()),
-            deferred_reenq_lock: Field::<Rq, _, _>::new(|rq| project!(mut rq, .scx.deferred_reenq_lock)),
+            kick_cpus_irq_work: Field::<Rq, _, _>::new(|rq| {
+                project!(mut rq, .scx.kick_cpus_irq_work).cast()
+            }),
+            deferred_reenq_lock: Field::<Rq, _, _>::new(
+                |rq| project!(mut rq, .scx.deferred_reenq_lock),
+            ),
             kick_sync: Field::<Rq, _, _>::new(|rq| project!(mut rq, .scx.kick_sync)),
             curr: Field::<Rq, _, _>::new(|rq| project!(mut rq, .__bindgen_anon_1.curr)),
             scx_flags: Field::<Rq, _, _>::new(|rq| project!(mut rq, .scx.flags)),
-            kick_sync_pending: Field::<Rq, _, _>::new(|rq| project!(mut rq, .scx.kick_sync_pending)),
-            sub_dispatch_prev: Field::<Rq, _, _>::new(|rq| project!(mut rq, .scx.sub_dispatch_prev)),
+            kick_sync_pending: Field::<Rq, _, _>::new(
+                |rq| project!(mut rq, .scx.kick_sync_pending),
+            ),
+            sub_dispatch_prev: Field::<Rq, _, _>::new(
+                |rq| project!(mut rq, .scx.sub_dispatch_prev),
+            ),
             local_dsq_nr: Field::<Rq, _, _>::new(|rq| project!(mut rq, .scx.local_dsq.nr)),
         }
     }

@@ -109,7 +109,9 @@ pub const SCHED: SchedFields = {
                     .wrapping_add(SCX_OPI_DISPATCH / c_ulong::BITS as usize)
             }),
             pcpu: Field::<Sched, _, _>::new(|s| project!(mut s, .pcpu).cast()),
-            bypass_dsp_enable_depth: Field::<Sched, _, _>::new(|s| project!(mut s, .bypass_dsp_enable_depth.counter)),
+            bypass_dsp_enable_depth: Field::<Sched, _, _>::new(
+                |s| project!(mut s, .bypass_dsp_enable_depth.counter),
+            ),
         }
     }
 };
@@ -147,7 +149,9 @@ impl Sched {
     /// The parent of the scheduler (`scx_parent()`), `None` for the root.
     #[inline(always)]
     fn parent(&self) -> Option<NonNull<scx_sched>> {
-        let level = usize::try_from(SCHED.level.get(self)).ok()?.checked_sub(1)?;
+        let level = usize::try_from(SCHED.level.get(self))
+            .ok()?
+            .checked_sub(1)?;
         let ancestors = project!(mut self.as_raw(), .ancestors).cast::<*mut scx_sched>();
         // SAFETY: `ancestors[]` is set when the scheduler is created, like
         // `level`, and never changes; it has `level + 1` entries, all
@@ -312,7 +316,9 @@ pub const SCHED_PCPU: SchedPcpuFields = {
             sch: Field::<SchedPcpu, _, _>::new(|p| project!(mut p, .sch).cast()),
             flags: Field::<SchedPcpu, _, _>::new(|p| project!(mut p, .flags)),
             cpus_to_kick: Field::<SchedPcpu, _, _>::new(|p| project!(mut p, .cpus_to_kick)),
-            cpus_to_kick_if_idle: Field::<SchedPcpu, _, _>::new(|p| project!(mut p, .cpus_to_kick_if_idle)),
+            cpus_to_kick_if_idle: Field::<SchedPcpu, _, _>::new(
+                |p| project!(mut p, .cpus_to_kick_if_idle),
+            ),
             cpus_to_preempt: Field::<SchedPcpu, _, _>::new(|p| project!(mut p, .cpus_to_preempt)),
             cpus_to_wait: Field::<SchedPcpu, _, _>::new(|p| project!(mut p, .cpus_to_wait)),
         }
