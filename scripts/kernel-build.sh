@@ -6,7 +6,8 @@
 #   kernel-build.sh FLAVOUR
 #
 # FLAVOUR "debug" is base.config + debug.config (what make check and make
-# run boot), "base" is base.config alone (make bench). Extra fragments can
+# run boot), "base" is base.config alone (make bench), "kasan" is debug
+# plus kasan.config (make stress). Extra fragments can
 # be added with SCX_RS_EXTRA_CONFIG (a space-separated list of files; the
 # rig's self-checks use it).
 #
@@ -21,7 +22,8 @@ FLAVOUR=${1:-debug}
 case $FLAVOUR in
 debug) FRAGS=("$SCX_TOP/configs/base.config" "$SCX_TOP/configs/debug.config") ;;
 base) FRAGS=("$SCX_TOP/configs/base.config") ;;
-*) die "unknown kernel flavour '$FLAVOUR' (debug or base)" ;;
+kasan) FRAGS=("$SCX_TOP/configs/base.config" "$SCX_TOP/configs/debug.config" "$SCX_TOP/configs/kasan.config") ;;
+*) die "unknown kernel flavour '$FLAVOUR' (debug, base or kasan)" ;;
 esac
 for f in ${SCX_RS_EXTRA_CONFIG:-}; do
 	FRAGS+=("$(realpath "$f")")
