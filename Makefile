@@ -7,6 +7,7 @@
 #   make quick               inner loop: rebuild the module, boot, KUnit verdict
 #   make baseline            selftests and schedulers with no module loaded
 #   make bench               C against Rust on the same boot (base kernel)
+#   make stress              KASAN/kmemleak, faults, churn, hotplug, soak
 #   make selftest-rig        show that the rig catches failures
 #   make module KDIR=<tree>  build scx_rs.ko against your own patched kernel
 #   make clean               remove module objects from this directory
@@ -17,7 +18,7 @@
 SCX_CACHE ?= $(or $(SCX_RS_CACHE),$(HOME)/.cache/scx_rs)
 LLVM ?= 1
 
-.PHONY: run check quick baseline bench selftest-rig module clean clean-cache buildroot kernel
+.PHONY: run check quick baseline bench stress selftest-rig module clean clean-cache buildroot kernel
 
 run:
 	@scripts/run.sh
@@ -27,6 +28,9 @@ check:
 
 bench:
 	@scripts/bench.sh
+
+stress:
+	@scripts/stress.sh
 
 quick:
 	@scripts/check.sh --quick

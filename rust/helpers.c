@@ -107,6 +107,11 @@ bool scx_rs_list_empty(const struct list_head *head)
 
 void __percpu *scx_rs_alloc_percpu(size_t size, size_t align, gfp_t gfp)
 {
+#ifndef SCX_RS_SAMPLE
+	/* The fault-injection point of rust/fault.c (make stress). */
+	if (scx_rs_should_fail_percpu(size))
+		return NULL;
+#endif
 	return __alloc_percpu_gfp(size, align, gfp);
 }
 

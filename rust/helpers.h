@@ -28,6 +28,11 @@ int scx_rs_raw_spin_is_held(raw_spinlock_t *lock);
 bool scx_rs_irqs_disabled(void);
 bool scx_rs_need_resched(void);
 bool scx_rs_in_nmi(void);
+
+/* rust/fault.c */
+void scx_rs_fault_init(void);
+void scx_rs_fault_exit(void);
+bool scx_rs_should_fail_percpu(size_t size);
 void scx_rs_list_del_init(struct list_head *entry);
 bool scx_rs_list_empty(const struct list_head *head);
 

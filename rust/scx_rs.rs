@@ -43,10 +43,20 @@ struct ScxRs {
 
 impl kernel::Module for ScxRs {
     fn init(module: &'static ThisModule) -> Result<Self> {
+        // SAFETY: called once, before any allocation of the module; undone
+        // by `scx_rs_fault_exit()` in `drop`, or below on failure.
+        unsafe { bindings::scx_rs_fault_init() };
         // Refused with EBUSY while a sched_ext scheduler exists.
         // SAFETY: `ScxRs::drop` drops the registration; the module's exit
         // runs it before the module's code goes.
-        let registration = unsafe { ext::ops::Registration::new(module) }?;
+        let registration = match unsafe { ext::ops::Registration::new(module) } {
+            Ok(r) => r,
+            Err(e) => {
+                // SAFETY: undoes the `scx_rs_fault_init()` above.
+                unsafe { bindings::scx_rs_fault_exit() };
+                return Err(e);
+            }
+        };
         pr_info!("loaded: sched_ext's DSQs, kicks and sub-dispatch run in Rust\n");
         Ok(ScxRs {
             registration: Some(registration),
@@ -67,6 +77,9 @@ impl Drop for ScxRs {
         if kernel::warn_on!(live != 0) {
             pr_err!("{live} DSQs initialised by scx_rs were never exited\n");
         }
+        // SAFETY: undoes the `scx_rs_fault_init()` of `init`; no allocation
+        // of the module runs any more.
+        unsafe { bindings::scx_rs_fault_exit() };
         pr_info!("unloaded; the Rust paths ran: {}\n", ext::ops::STATS);
     }
 }

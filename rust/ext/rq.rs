@@ -52,10 +52,10 @@ use crate::{
     },
     sync::{
         cpumask::{AtomicCpumask, AtomicMask},
-        field::{CObject, Const, Embedded, Field, Marked},
+        field::{CObject, Field, Marked, RacyWord},
         irq_work::CIrqWork,
         list::CpuList,
-        percpu::{possible_cpus, CpuSlot, PossibleCpu},
+        percpu::{possible_cpus, CpuSlot, PossibleCpu, PossibleCpuId},
         raw_spinlock::CRawSpinLock,
         IrqsOff, RawSpinLockIrqGuard,
     },
@@ -63,7 +63,7 @@ use crate::{
 use core::{marker::PhantomData, ops::Deref, ptr::NonNull};
 use kernel::ptr::project;
 use kernel::{
-    ffi::c_ulong,
+    ffi::{c_int, c_ulong},
     sync::atomic::{Atomic, Relaxed},
     task::Task,
     types::{NotThreadSafe, Opaque},
@@ -232,7 +232,16 @@ impl<'a> ThisRq<'a> {
         // is queued below, before interrupts can come back on, and unlinks
         // every entry when it runs.
         unsafe { self.sched_pcpus_to_kick().push_back(pcpu) };
-        RQ.kick_cpus_irq_work.borrow(self.rq).queue();
+        // SAFETY: the item is initialised at boot with the runqueue
+        // (`IRQ_WORK_INIT_HARD(kick_cpus_irq_workfn)`) and never freed. Its
+        // callback carries out the kicks pending on the CPU where it runs,
+        // so it must be queued only on the runqueue's own CPU, which this
+        // is (type invariant): `queue()` queues it on the current CPU. The
+        // view does not outlive this call, and is not handed out, so that
+        // nothing else can queue it elsewhere.
+        let work =
+            unsafe { CIrqWork::from_raw(&raw mut (*self.rq.as_raw()).scx.kick_cpus_irq_work) };
+        work.queue();
     }
 
     /// The interrupts-off token.
@@ -259,12 +268,10 @@ pub enum RqLock {}
 /// The fields of `struct rq` these paths use, with their protection.
 pub struct RqFields {
     /// `rq->cpu`, the runqueue's CPU.
-    pub cpu: Field<Rq, PossibleCpu, Const>,
+    pub cpu: Field<Rq, c_int, PossibleCpuId>,
     /// `rq->scx.cpus_to_sync`: CPUs this CPU waits for after a
     /// `SCX_KICK_WAIT` kick.
     pub cpus_to_sync: Field<Rq, bindings::cpumask_var_t, AtomicMask>,
-    /// `rq->scx.kick_cpus_irq_work`, which carries out this CPU's kicks.
-    pub kick_cpus_irq_work: Field<Rq, CIrqWork, Embedded>,
     /// `rq->scx.deferred_reenq_lock`, which protects the list of user DSQs
     /// with a reenqueue pending.
     pub deferred_reenq_lock: Field<Rq, bindings::raw_spinlock_t, CRawSpinLock>,
@@ -302,15 +309,9 @@ pub const RQ: RqFields = {
     // Runqueues are set up at boot and never freed. Each field is protected
     // as its type says:
     // - `cpu` is set at boot to the runqueue's CPU, possible (`Rq`'s
-    //   invariant), and never changed; `PossibleCpu` is a transparent
-    //   wrapper of the CPU id;
+    //   invariant), and never changed;
     // - `scx.cpus_to_sync` is allocated at boot, never freed, and changed
     //   only with `cpumask_set_cpu()`/`cpumask_clear_cpu()`;
-    // - `scx.kick_cpus_irq_work` is initialised at boot
-    //   (`IRQ_WORK_INIT_HARD(kick_cpus_irq_workfn)`) and never freed or
-    //   reinitialised; its callback carries out whatever kicks are pending
-    //   on the CPU where it runs, so queueing it at any time is fine
-    //   (`CIrqWork`, a transparent wrapper of `struct irq_work`);
     // - `scx.deferred_reenq_lock` is initialised at boot and never freed;
     // - `scx.kick_sync` is advanced by `kick_sync_wait_bal_cb()` with
     //   `smp_store_release()`, with the rq lock dropped, and read with
@@ -318,8 +319,8 @@ pub const RQ: RqFields = {
     // - the others are changed only with the rq lock held: `curr` by
     //   `__schedule()`, lockless readers using `READ_ONCE()` or RCU;
     //   `scx.flags` by every `rq->scx.flags |=`/`&=` of kernel/sched/ext/
-    //   (`lockdep_assert_rq_held()`); `scx.kick_sync_pending` by the kick
-    //   irq_work and `kick_sync_wait_bal_cb()`; `scx.sub_dispatch_prev` by
+    //   (`lockdep_assert_rq_held()`); `scx.kick_sync_pending` set by the
+    //   kick irq_work and cleared in the pick path (`balance_one()`); `scx.sub_dispatch_prev` by
     //   `scx_dispatch_sched()` around `ops.dispatch()`; `scx.local_dsq.nr`
     //   by insertions into and removals from the local DSQ, which hold the
     //   rq lock (not the DSQ's own), read locklessly with `READ_ONCE()`
@@ -336,11 +337,8 @@ pub const RQ: RqFields = {
     // field is protected as listed above, as `Field::new` requires.
     unsafe {
         RqFields {
-            cpu: Field::<Rq, _, _>::new(|rq| project!(mut rq, .cpu).cast()),
+            cpu: Field::<Rq, _, _>::new(|rq| project!(mut rq, .cpu)),
             cpus_to_sync: Field::<Rq, _, _>::new(|rq| project!(mut rq, .scx.cpus_to_sync)),
-            kick_cpus_irq_work: Field::<Rq, _, _>::new(|rq| {
-                project!(mut rq, .scx.kick_cpus_irq_work).cast()
-            }),
             deferred_reenq_lock: Field::<Rq, _, _>::new(
                 |rq| project!(mut rq, .scx.deferred_reenq_lock),
             ),
@@ -459,7 +457,7 @@ pub enum TaskRqLock {}
 /// protection.
 pub struct TaskFields {
     /// `p->flags`, the `PF_*` flags.
-    pub flags: Field<Task, u32, Marked>,
+    pub flags: Field<Task, u32, RacyWord>,
     /// `p->sched_class`.
     pub sched_class: Field<Task, *const bindings::sched_class, TaskRqLock>,
     /// `p->scx.sched`, the scheduler of an ext task.
@@ -533,8 +531,10 @@ impl<'a> RqTask<'a> {
         let ptr = field.project(self.task());
         // SAFETY: `ptr` is a field of the valid task holding a valid `T`,
         // aligned (`Field`), changed only under the lock of the task's
-        // runqueue (`TaskRqLock`), which this context holds (type invariant).
-        unsafe { ptr.read() }
+        // runqueue (`TaskRqLock`), which this context holds (type invariant);
+        // volatile, as `RqLockHolder::get`, since C's lockless readers use
+        // `READ_ONCE()`.
+        unsafe { ptr.read_volatile() }
     }
 
     /// How the task's class ranks against ext.

@@ -21,7 +21,7 @@ use crate::{
     ext::rq::{Rq, RqLockHolder, RqTask},
     sync::{
         cpumask::{AtomicCpumask, AtomicMask},
-        field::{CObject, Const, Field, Marked, Pointee},
+        field::{CObject, Const, Field, Marked, Pointee, RacyWord},
         list::CListItem,
         percpu::{CpuPinned, PerCpuRef, PerCpuShared, PossibleCpu},
         rcu,
@@ -73,7 +73,7 @@ pub struct SchedFields {
     /// `level`, the depth in the hierarchy of schedulers (0 for the root).
     pub level: Field<Sched, i32, Const>,
     /// The word of the `has_op` bitmap that holds `ops.dispatch()`'s bit.
-    pub has_op_dispatch_word: Field<Sched, c_ulong, Const>,
+    pub has_op_dispatch_word: Field<Sched, c_ulong, Marked>,
     /// `pcpu`, the scheduler's per-CPU data.
     pub pcpu: Field<Sched, *mut SchedPcpu, PerCpuShared>,
     /// `bypass_dsp_enable_depth`, an `atomic_t`: how many bypassing
@@ -85,10 +85,14 @@ pub struct SchedFields {
 pub const SCHED: SchedFields = {
     // Each is protected as its type says, from when the scheduler is
     // created (`scx_alloc_and_add_sched()`) until it is freed:
-    // - `level` and `has_op` are set while it is created, before any of its
-    //   operations can be called or any kfunc can find it, and never
-    //   changed; every `SCX_OP_IDX()` is below `SCX_OPI_END`, the bitmap's
-    //   size in bits;
+    // - `level` is set while it is created, before any kfunc can find it,
+    //   and never changed;
+    // - `has_op` is changed with `set_bit()` (for a sub-scheduler after it
+    //   is linked into `scx_sched_hash`, where `find_sub` can see it) and
+    //   `bitmap_zero()` (when the root is disabled), read with
+    //   `test_bit()`: marked accesses, so a relaxed load of the word is;
+    //   every `SCX_OP_IDX()` is below `SCX_OPI_END`, the bitmap's size in
+    //   bits;
     // - `pcpu` is allocated then, with `sch` set and the masks allocated in
     //   every possible CPU's slot, and freed by `scx_sched_free_rcu_work()`
     //   after the scheduler's last user is gone; slots are only shared
@@ -218,7 +222,7 @@ impl Sched {
     #[inline(always)]
     pub fn has_dispatch(&self) -> bool {
         let bit = SCX_OPI_DISPATCH % c_ulong::BITS as usize;
-        (SCHED.has_op_dispatch_word.get(self) >> bit) & 1 != 0
+        (SCHED.has_op_dispatch_word.load(self) >> bit) & 1 != 0
     }
 
     /// Whether the bypass dispatch path is enabled
@@ -284,7 +288,7 @@ pub struct SchedPcpuFields {
     /// `sch`, the scheduler the data belongs to.
     pub sch: Field<SchedPcpu, *mut Sched, Pointee>,
     /// `flags`, the `SCX_SCHED_PCPU_*` flags.
-    pub flags: Field<SchedPcpu, u64, Marked>,
+    pub flags: Field<SchedPcpu, u64, RacyWord>,
     /// `cpus_to_kick`: CPUs to kick.
     pub cpus_to_kick: Field<SchedPcpu, cpumask_var_t, AtomicMask>,
     /// `cpus_to_kick_if_idle`: CPUs to kick if idle.
@@ -449,7 +453,8 @@ impl<'a> SubDispatch<'a> {
         // `BpfProgAux` is a transparent wrapper of it. Kfuncs run with
         // preemption disabled (BPF programs are non-preemptible), as
         // `scx_locked_rq()` requires; the runqueue it returns is a possible
-        // CPU's, as `Rq::from_raw` requires.
+        // CPU's, never freed, for which `Rq`'s invariant holds for `'a`, as
+        // `CObject::from_raw` requires.
         let (prog, rq) = unsafe {
             let prog = &*aux.cast::<BpfProgAux>();
             let rq = NonNull::new(bindings::scx_impl_locked_rq()).map(|rq| Rq::from_raw(rq));
@@ -620,7 +625,8 @@ impl DispatchOp<'_> {
     /// for the runqueue's CPU with `prev` (`SCX_CALL_OP(sch, dispatch, rq,
     /// cpu, prev)`), then carries out the inserts it buffered
     /// (`scx_flush_dispatch_buf()`). Returns how many tasks that moved
-    /// (`dspc->nr_tasks`).
+    /// (`dspc->nr_tasks`: the tasks the flush inserted and those
+    /// `scx_bpf_dsq_move_to_local()` moved during the operation).
     ///
     /// The operation and the flush may drop and retake the runqueue lock,
     /// and the operation may dispatch the child's own children (nesting).

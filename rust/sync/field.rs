@@ -15,17 +15,18 @@
 //!
 //! - [`Const`]: set before the object can be borrowed and not changed while
 //!   it is: read with a plain load ([`Field::get`]);
-//! - [`Marked`]: changed while the object is shared, but only with marked
-//!   accesses (atomics, `WRITE_ONCE()`) or with plain word-sized stores that
-//!   C itself reads locklessly: read with a relaxed atomic load
-//!   ([`Field::load`]), never written;
+//! - [`Marked`]: changed while the object is shared only with marked
+//!   accesses (atomics, `WRITE_ONCE()`, `set_bit()`): read with a relaxed
+//!   atomic load ([`Field::load`]), never written;
 //! - [`Embedded`]: an object embedded in this one that a Rust type wraps,
 //!   borrowed with it ([`Field::borrow`]);
 //! - [`Pointee`]: a constant pointer to an object, wrapped by a Rust type,
 //!   that outlives this one ([`Field::deref`]);
-//! - [`Unshared`]: used only through the borrow itself, by one thread at a
-//!   time, with any value of its type acceptable to C: read and written
-//!   plainly ([`Field::get`], [`Field::set`]).
+//! - [`RacyWord`]: an aligned word changed with plain stores (under a lock
+//!   the reader does not hold, or by its owner) that C itself reads
+//!   locklessly with a plain load, tolerating the race: read with a relaxed
+//!   atomic load ([`Field::load`]), which races with those stores exactly as
+//!   C's read does, no less and no more.
 //!
 //! Other protections are defined where their proof lives: a field of a
 //! per-CPU pointer ([`PerCpuShared`](super::percpu::PerCpuShared)), a
@@ -34,8 +35,7 @@
 //! scx_rs's sched_ext layer). They use [`Field::project`], which only
 //! computes the field's address.
 //!
-//! There is no write of a [`Const`], [`Marked`], [`Embedded`] or [`Pointee`]
-//! field: C trusts their values (a pointer, a CPU id), and safe code that
+//! There is no write of a field of any of these protections: C trusts their values (a pointer, a CPU id), and safe code that
 //! could set one could point C anywhere.
 //!
 //! # Examples
@@ -127,7 +127,8 @@ use kernel::sync::atomic::{Atomic, Relaxed};
 /// make a `&Self` exist only while the object is live: allocated, and
 /// initialised as far as the type's fields need. The wrapper states, in its
 /// invariants, what else holds while it is borrowed; the protections of its
-/// fields are argued from those.
+/// fields are argued from those. Implementations do not override the
+/// provided methods, which [`Field`] relies on.
 pub unsafe trait CObject: Sized {
     /// The C structure.
     type Raw;
@@ -156,10 +157,20 @@ pub unsafe trait CObject: Sized {
 pub enum Const {}
 
 /// Changed while the object is shared only with marked accesses (atomic
-/// operations, `WRITE_ONCE()`, `smp_store_release()`), or with plain stores
-/// of an aligned word that C itself reads locklessly (no tearing, no
-/// ordering): read with relaxed atomic loads only.
+/// operations, `WRITE_ONCE()`, `smp_store_release()`, `set_bit()`): read
+/// with relaxed atomic loads only.
 pub enum Marked {}
+
+/// An aligned machine word changed with plain stores that C itself reads
+/// locklessly with plain loads, a data race C tolerates as benign (no
+/// tearing of an aligned word, no ordering implied): read with relaxed
+/// atomic loads only, which race with those stores as C's own reads do.
+///
+/// This does not meet [`Atomic::from_ptr`]'s contract to the letter (the
+/// other side's stores are not marked); it is the C code's own race, made
+/// no worse, and is kept apart from [`Marked`] so that each use of it is
+/// visible.
+pub enum RacyWord {}
 
 /// An object embedded in this one, wrapped by the field's Rust type, whose
 /// invariants hold for as long as the outer object is borrowed.
@@ -169,12 +180,6 @@ pub enum Embedded {}
 /// it is, to an object wrapped by the pointee's Rust type, whose invariants
 /// hold for as long as the object holding the pointer is borrowed.
 pub enum Pointee {}
-
-/// Accessed only through the borrow of the object, which is not shared with
-/// another thread (the object's type is not `Sync`): C touches the field
-/// only inside calls this thread makes, or not at all, while it is borrowed.
-/// Every value of the field's type is one C accepts.
-pub enum Unshared {}
 
 /// The field of `F` of a C object `O`, protected as `P` says.
 ///
@@ -234,18 +239,21 @@ impl<O: CObject, F: Copy> Field<O, F, Const> {
 // `Atomic<T>::load` needs a bound on `T`'s representation that the kernel
 // crate does not export, so `load` is implemented for each integer type
 // that has atomic loads.
-macro_rules! impl_marked_load {
-    ($($t:ty),*) => {
+macro_rules! impl_load {
+    ($p:ty: $($t:ty),*) => {
         $(
-            impl<O: CObject> Field<O, $t, Marked> {
+            impl<O: CObject> Field<O, $t, $p> {
                 /// The field's value, loaded as `READ_ONCE()` does (relaxed).
                 #[inline(always)]
                 pub fn load(self, obj: &O) -> $t {
                     // SAFETY: the field of the live object is an aligned
-                    // value, valid while `obj` is borrowed; C writes it only
-                    // with marked accesses or plain aligned word stores it
-                    // races with itself (type invariant), and this is an
-                    // atomic load, which makes no reference to it.
+                    // value, valid while `obj` is borrowed (type invariant),
+                    // and C writes it only as the protection says: with
+                    // marked accesses (`Marked`: no data race), or with
+                    // plain stores of the aligned word that C's own plain
+                    // loads race with too (`RacyWord`: this load races with
+                    // them no more, without tearing and with no ordering
+                    // either way). An atomic load makes no reference to it.
                     unsafe { Atomic::from_ptr(self.project(obj)) }.load(Relaxed)
                 }
             }
@@ -253,7 +261,8 @@ macro_rules! impl_marked_load {
     };
 }
 
-impl_marked_load!(i32, u32, i64, u64, isize, usize);
+impl_load!(Marked: i32, u32, i64, u64, isize, usize);
+impl_load!(RacyWord: i32, u32, i64, u64, isize, usize);
 
 impl<O: CObject, W> Field<O, W, Embedded> {
     /// The embedded object, as its wrapper.
@@ -276,24 +285,6 @@ impl<O: CObject, W> Field<O, *mut W, Pointee> {
     }
 }
 
-impl<O: CObject, F: Copy> Field<O, F, Unshared> {
-    /// The field's value.
-    #[inline(always)]
-    pub fn get(self, obj: &O) -> F {
-        // SAFETY: only this thread, through `obj` (not shared with another
-        // thread), accesses the field now (type invariant); it holds a valid
-        // `F`.
-        unsafe { self.project(obj).read() }
-    }
-
-    /// Sets the field to `value`.
-    #[inline(always)]
-    pub fn set(self, obj: &O, value: F) {
-        // SAFETY: as in `get`; C accepts any `F` there (type invariant).
-        unsafe { self.project(obj).write(value) }
-    }
-}
-
 // The samples include this file too; only scx_rs.ko runs its tests.
 #[cfg(not(scx_rs_sample))]
 #[kernel::prelude::kunit_tests(scx_rs_field)]
@@ -308,7 +299,7 @@ mod tests {
         hits: u64,
         inner: Inner,
         peer: *mut RawObj,
-        scratch: u32,
+        word: u32,
     }
 
     #[repr(C)]
@@ -333,21 +324,20 @@ mod tests {
         hits: Field<Obj, u64, Marked>,
         inner: Field<Obj, InnerRef, Embedded>,
         peer: Field<Obj, *mut Obj, Pointee>,
-        scratch: Field<Obj, u32, Unshared>,
+        word: Field<Obj, u32, RacyWord>,
     }
 
     // SAFETY: each projection is `project!` of the field it names; the tests
     // below keep to the protections: `id` and `peer` are not changed while
     // borrowed, `hits` is changed atomically, `inner` is plain data that
-    // `InnerRef` wraps, `peer` points to a live object, `scratch` is used by
-    // one thread and any `u32` is fine.
+    // `InnerRef` wraps, `peer` points to a live object, `word` is only read.
     const OBJ: ObjFields = unsafe {
         ObjFields {
             id: Field::<Obj, _, _>::new(|o| project!(mut o, .id)),
             hits: Field::<Obj, _, _>::new(|o| project!(mut o, .hits)),
             inner: Field::<Obj, _, _>::new(|o| project!(mut o, .inner).cast()),
             peer: Field::<Obj, _, _>::new(|o| project!(mut o, .peer).cast()),
-            scratch: Field::<Obj, _, _>::new(|o| project!(mut o, .scratch)),
+            word: Field::<Obj, _, _>::new(|o| project!(mut o, .word)),
         }
     };
 
@@ -357,7 +347,7 @@ mod tests {
             hits: 0,
             inner: Inner { value: id * 10 },
             peer,
-            scratch: 0,
+            word: id + 100,
         })
     }
 
@@ -396,14 +386,11 @@ mod tests {
     }
 
     #[test]
-    fn unshared_set_is_seen_by_get_and_by_c() {
+    fn racy_word_loads_the_word() {
         let raw = raw_obj(4, core::ptr::null_mut());
         let o = obj(&raw);
-        OBJ.scratch.set(o, 77);
-        assert_eq!(OBJ.scratch.get(o), 77);
-        // SAFETY: nothing else accesses `raw` now.
-        assert_eq!(unsafe { (*raw.get()).scratch }, 77);
-        // Only the field was written.
+        assert_eq!(OBJ.word.load(o), 104);
+        // Only the field was read.
         assert_eq!(OBJ.id.get(o), 4);
     }
 
@@ -418,8 +405,8 @@ mod tests {
             core::mem::offset_of!(RawObj, hits)
         );
         assert_eq!(
-            OBJ.scratch.project(o) as usize - base,
-            core::mem::offset_of!(RawObj, scratch)
+            OBJ.word.project(o) as usize - base,
+            core::mem::offset_of!(RawObj, word)
         );
     }
 }

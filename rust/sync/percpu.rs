@@ -495,6 +495,26 @@ impl<O: CObject, T> Field<O, *mut T, PerCpuShared> {
     }
 }
 
+/// The protection of a field holding a CPU id (a
+/// [`Field`](super::field::Field) of `c_int`) that is the id of a possible
+/// CPU, set before the object can be borrowed and not changed while it is
+/// (`rq->cpu`, say); [`Field::get`] reads it as a [`PossibleCpu`].
+///
+/// [`Field::get`]: super::field::Field::get
+pub enum PossibleCpuId {}
+
+impl<O: CObject> Field<O, kernel::ffi::c_int, PossibleCpuId> {
+    /// The CPU.
+    #[inline(always)]
+    pub fn get(self, obj: &O) -> PossibleCpu {
+        // SAFETY: the field of the live object is an aligned `c_int`,
+        // constant while `obj` is borrowed, holding a possible CPU's id
+        // (`PossibleCpuId`, type invariant of `Field`), as
+        // `from_i32_unchecked` requires.
+        unsafe { PossibleCpu::from_i32_unchecked(self.project(obj).read()) }
+    }
+}
+
 /// A dynamically allocated per-CPU `T`: one value for every possible CPU.
 ///
 /// # Invariants
