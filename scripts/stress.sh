@@ -23,7 +23,7 @@
 #    a mixed load), then kmemleak again.
 #
 # SCX_RS_STRESS_FLAVOUR=debug runs the same on make check's kernel (no
-# KASAN build). Ends with "N passed, N failed" and exits non-zero on any
+# KASAN build); SCX_RS_STRESS_BOOTS selects the boots ("memcheck stress"). Ends with "N passed, N failed" and exits non-zero on any
 # failure.
 
 . "$(dirname "$0")/lib.sh"
@@ -69,9 +69,19 @@ boot() {
 		"$log" | sed 's/^\[ *[0-9.]*\] /    /' >&2 || true
 }
 
-boot memcheck "impl_busy,impl_churn,selftests,qmap,central,kmemleak" "scxrs_kmemleak_end=1"
-boot stress "churn_sched,hotplug_kicks,failinject,soak,kmemleak" \
-	"scxrs_kmemleak_end=1 scxrs_soak_secs=${SCX_RS_SOAK_SECS:-600}"
+for b in ${SCX_RS_STRESS_BOOTS:-memcheck stress}; do
+	case $b in
+	memcheck)
+		boot memcheck "impl_busy,impl_churn,selftests,qmap,central,kmemleak" \
+			"scxrs_kmemleak_end=1"
+		;;
+	stress)
+		boot stress "churn_sched,hotplug_kicks,failinject,soak,kmemleak" \
+			"scxrs_kmemleak_end=1 scxrs_soak_secs=${SCX_RS_SOAK_SECS:-600}"
+		;;
+	*) die "unknown boot '$b' in SCX_RS_STRESS_BOOTS (memcheck, stress)" ;;
+	esac
+done
 
 log "make stress took $(($(date +%s) - T0))s"
 [ "${#FAILED[@]}" = 0 ] || log "failed: ${FAILED[*]}"
