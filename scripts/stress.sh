@@ -65,8 +65,9 @@ boot() {
 	SKIP=$((SKIP + s))
 	[ "$f" = 0 ] || FAILED+=("$name ($f)")
 	# The figures of the run.
-	grep -aE 'scx_rs-guest: (churn_sched|hotplug_kicks|failinject|soak|kmemleak|impl_churn)|scx_rs_kicker:|scx_rs-events|scx_rs: unloaded' \
+	grep -aE 'scx_rs-guest: (churn_sched|hotplug_kicks|failinject|soak|kmemleak|impl_churn|FAIL)|scx_rs_kicker:|scx_rs-churn|scx_rs-events .*(root|sub/[^ ]*)/events: SCX_EV_(SUB_|SLICE|BYPASS)' \
 		"$log" | sed 's/^\[ *[0-9.]*\] /    /' >&2 || true
+	grep -a 'scx_rs: unloaded' "$log" | tail -1 | sed 's/^\[ *[0-9.]*\] /    /' >&2 || true
 }
 
 for b in ${SCX_RS_STRESS_BOOTS:-memcheck stress}; do

@@ -1,14 +1,27 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * scx_rs_kicker: a global-FIFO scheduler that kicks CPUs all the time, for
- * make stress's hotplug_kicks scenario.
+ * make stress's hotplug_kicks scenario (CPUs taken offline and online again
+ * and again while it runs).
  *
- * From ops.tick() of every CPU it kicks the next possible CPU in turn with,
- * in turn, no flag, SCX_KICK_IDLE, SCX_KICK_PREEMPT, SCX_KICK_WAIT and
- * SCX_KICK_PREEMPT | SCX_KICK_WAIT, offline CPUs included (sched_ext skips
- * those): every kick path of scx_kick_cpu() and kick_cpus_irq_workfn()
- * runs while CPUs come and go. ops.cpu_online() and ops.cpu_offline() are
- * implemented (they count), so that hotplug does not exit the scheduler.
+ * Scheduling is scx_simple's FIFO mode: every task goes to one shared DSQ,
+ * created in ops.init(), and ops.dispatch() moves the first one to the local
+ * DSQ.
+ *
+ * From ops.tick() of every CPU running a task of ours, it kicks the next
+ * possible CPU in turn, offline ones included (sched_ext skips those when
+ * the kick is delivered), with each flavour in turn: no flag, SCX_KICK_IDLE,
+ * SCX_KICK_PREEMPT, SCX_KICK_WAIT and SCX_KICK_PREEMPT | SCX_KICK_WAIT. One
+ * sequence number picks both, the CPU as seq % nr_cpu_ids and the flavour as
+ * (seq / nr_cpu_ids) % 5, so that every CPU gets every flavour whatever the
+ * number of CPUs. So every path of scx_kick_cpu() and of the kick irq_work
+ * (kick_cpus_irq_workfn()) runs while CPUs come and go, as does the
+ * SCX_KICK_WAIT wait in the balance callback.
+ * scx_bpf_kick_cpu() is in the kfunc set any op may call (scx_kfunc_ids_any),
+ * ops.tick() included.
+ *
+ * ops.cpu_online() and ops.cpu_offline() are implemented (they count): without
+ * them, sched_ext exits the scheduler on the first hotplug event.
  *
  * Copyright (c) 2026 The scx_rs developers
  */
@@ -16,24 +29,37 @@
 
 char _license[] SEC("license") = "GPL";
 
-const volatile u32 nr_cpus = 1;
-
 UEI_DEFINE(uei);
 
-#define SHARED_DSQ 0
-#define NR_FLAVOURS 5
+#define SHARED_DSQ	0
+#define NR_FLAVOURS	5
 
+/* kicks made, by flavour: none, idle, preempt, wait, preempt|wait */
 u64 nr_kicks[NR_FLAVOURS];
+/* ops.cpu_online() and ops.cpu_offline() calls */
 u64 nr_online, nr_offline;
-static u32 next_cpu, next_flavour;
+/* kicks attempted, across all CPUs: picks the target and the flavour */
+static u64 kick_seq;
 
-static const u64 flavours[NR_FLAVOURS] = {
-	0,
-	SCX_KICK_IDLE,
-	SCX_KICK_PREEMPT,
-	SCX_KICK_WAIT,
-	SCX_KICK_PREEMPT | SCX_KICK_WAIT,
-};
+/*
+ * SCX_KICK_* are read-only globals set from the kernel's BTF when the
+ * skeleton is opened (SCX_ENUM_INIT()), not constants: no table of them.
+ */
+static __always_inline u64 kick_flags(u32 flavour)
+{
+	switch (flavour) {
+	case 1:
+		return SCX_KICK_IDLE;
+	case 2:
+		return SCX_KICK_PREEMPT;
+	case 3:
+		return SCX_KICK_WAIT;
+	case 4:
+		return SCX_KICK_PREEMPT | SCX_KICK_WAIT;
+	default:
+		return 0;
+	}
+}
 
 void BPF_STRUCT_OPS(kicker_enqueue, struct task_struct *p, u64 enq_flags)
 {
@@ -47,13 +73,54 @@ void BPF_STRUCT_OPS(kicker_dispatch, s32 cpu, struct task_struct *prev)
 
 void BPF_STRUCT_OPS(kicker_tick, struct task_struct *p)
 {
-	u32 cpu = __sync_fetch_and_add(&next_cpu, 1) % nr_cpus;
-	u32 f = __sync_fetch_and_add(&next_flavour, 1) % NR_FLAVOURS;
+	const struct cpumask *possible;
+	u32 nr = scx_bpf_nr_cpu_ids();
+	u64 seq = __sync_fetch_and_add(&kick_seq, 1);
+	u32 flavour;
+	s32 cpu;
+	bool ok;
 
-	if (f >= NR_FLAVOURS)
+	if (!nr)
 		return;
-	scx_bpf_kick_cpu(cpu, flavours[f]);
-	__sync_fetch_and_add(&nr_kicks[f], 1);
+	cpu = seq % nr;
+	flavour = (seq / nr) % NR_FLAVOURS;
+	if (flavour >= NR_FLAVOURS)
+		return;
+
+	/*
+	 * Offline CPUs are kicked too, but a CPU that is not possible would be
+	 * an error (scx_cpu_valid()) and end the scheduler; there are none
+	 * below nr_cpu_ids unless the possible mask has holes.
+	 */
+	possible = scx_bpf_get_possible_cpumask();
+	ok = bpf_cpumask_test_cpu(cpu, possible);
+	scx_bpf_put_cpumask(possible);
+	if (!ok)
+		return;
+
+	scx_bpf_kick_cpu(cpu, kick_flags(flavour));
+	/*
+	 * Constant indices: clang turns "% NR_FLAVOURS" into a multiply and a
+	 * shift whose bounds the verifier does not follow, and drops the test
+	 * above as always true.
+	 */
+	switch (flavour) {
+	case 0:
+		__sync_fetch_and_add(&nr_kicks[0], 1);
+		break;
+	case 1:
+		__sync_fetch_and_add(&nr_kicks[1], 1);
+		break;
+	case 2:
+		__sync_fetch_and_add(&nr_kicks[2], 1);
+		break;
+	case 3:
+		__sync_fetch_and_add(&nr_kicks[3], 1);
+		break;
+	default:
+		__sync_fetch_and_add(&nr_kicks[4], 1);
+		break;
+	}
 }
 
 void BPF_STRUCT_OPS(kicker_cpu_online, s32 cpu)
@@ -68,7 +135,14 @@ void BPF_STRUCT_OPS(kicker_cpu_offline, s32 cpu)
 
 s32 BPF_STRUCT_OPS_SLEEPABLE(kicker_init)
 {
-	return scx_bpf_create_dsq(SHARED_DSQ, -1);
+	s32 ret;
+
+	ret = scx_bpf_create_dsq(SHARED_DSQ, -1);
+	if (ret) {
+		scx_bpf_error("failed to create DSQ %d (%d)", SHARED_DSQ, ret);
+		return ret;
+	}
+	return 0;
 }
 
 void BPF_STRUCT_OPS(kicker_exit, struct scx_exit_info *ei)
