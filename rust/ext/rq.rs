@@ -53,7 +53,7 @@ use crate::{
     sync::{
         cpumask::{AtomicCpumask, AtomicMask},
         field::{CObject, Field, Marked, RacyWord},
-        irq_work::CIrqWork,
+        irq_work::{LocalIrqWork, OnOwnCpu},
         list::CpuList,
         percpu::{possible_cpus, CpuSlot, PossibleCpu, PossibleCpuId},
         raw_spinlock::CRawSpinLock,
@@ -232,22 +232,23 @@ impl<'a> ThisRq<'a> {
         // is queued below, before interrupts can come back on, and unlinks
         // every entry when it runs.
         unsafe { self.sched_pcpus_to_kick().push_back(pcpu) };
-        // SAFETY: the item is initialised at boot with the runqueue
-        // (`IRQ_WORK_INIT_HARD(kick_cpus_irq_workfn)`) and never freed. Its
-        // callback carries out the kicks pending on the CPU where it runs,
-        // so it must be queued only on the runqueue's own CPU, which this
-        // is (type invariant): `queue()` queues it on the current CPU. The
-        // view does not outlive this call, and is not handed out, so that
-        // nothing else can queue it elsewhere.
-        let work =
-            unsafe { CIrqWork::from_raw(&raw mut (*self.rq.as_raw()).scx.kick_cpus_irq_work) };
-        work.queue();
+        RQ.kick_cpus_irq_work.queue_local(self);
     }
 
     /// The interrupts-off token.
     #[inline]
     pub fn irqs_off(&self) -> &'a IrqsOff {
         self.irqs_off
+    }
+}
+
+// SAFETY: a `ThisRq` is the runqueue of the current CPU, which the task
+// stays on while it exists (interrupts are off, type invariant), and
+// `object` always returns that runqueue.
+unsafe impl OnOwnCpu<Rq> for ThisRq<'_> {
+    #[inline(always)]
+    fn object(&self) -> &Rq {
+        self.rq
     }
 }
 
@@ -272,6 +273,9 @@ pub struct RqFields {
     /// `rq->scx.cpus_to_sync`: CPUs this CPU waits for after a
     /// `SCX_KICK_WAIT` kick.
     pub cpus_to_sync: Field<Rq, bindings::cpumask_var_t, AtomicMask>,
+    /// `rq->scx.kick_cpus_irq_work`, which carries out the kicks pending on
+    /// the runqueue's CPU: queued only there (`LocalIrqWork`).
+    pub kick_cpus_irq_work: Field<Rq, bindings::irq_work, LocalIrqWork>,
     /// `rq->scx.deferred_reenq_lock`, which protects the list of user DSQs
     /// with a reenqueue pending.
     pub deferred_reenq_lock: Field<Rq, bindings::raw_spinlock_t, CRawSpinLock>,
@@ -312,6 +316,11 @@ pub const RQ: RqFields = {
     //   invariant), and never changed;
     // - `scx.cpus_to_sync` is allocated at boot, never freed, and changed
     //   only with `cpumask_set_cpu()`/`cpumask_clear_cpu()`;
+    // - `scx.kick_cpus_irq_work` is initialised at boot
+    //   (`IRQ_WORK_INIT_HARD(kick_cpus_irq_workfn)`) and never freed or
+    //   reinitialised; its callback carries out the kicks pending on the
+    //   CPU where it runs, so it is fine to run whenever queued on the
+    //   runqueue's own CPU, and only there;
     // - `scx.deferred_reenq_lock` is initialised at boot and never freed;
     // - `scx.kick_sync` is advanced by `kick_sync_wait_bal_cb()` with
     //   `smp_store_release()`, with the rq lock dropped, and read with
@@ -339,6 +348,9 @@ pub const RQ: RqFields = {
         RqFields {
             cpu: Field::<Rq, _, _>::new(|rq| project!(mut rq, .cpu)),
             cpus_to_sync: Field::<Rq, _, _>::new(|rq| project!(mut rq, .scx.cpus_to_sync)),
+            kick_cpus_irq_work: Field::<Rq, _, _>::new(
+                |rq| project!(mut rq, .scx.kick_cpus_irq_work),
+            ),
             deferred_reenq_lock: Field::<Rq, _, _>::new(
                 |rq| project!(mut rq, .scx.deferred_reenq_lock),
             ),

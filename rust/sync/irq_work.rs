@@ -104,7 +104,10 @@
 //! # Ok::<(), Error>(())
 //! ```
 
-use super::percpu::PossibleCpu;
+use super::{
+    field::{CObject, Field},
+    percpu::PossibleCpu,
+};
 use crate::bindings;
 use core::{marker::PhantomPinned, pin::Pin};
 use kernel::{prelude::*, types::Opaque};
@@ -454,6 +457,45 @@ impl CIrqWork {
         // how `irq_work_is_pending()`/`irq_work_is_busy()` read them, racing
         // with the irq_work core by design.
         unsafe { bindings::scx_rs_irq_work_flags(self.as_raw()) }
+    }
+}
+
+/// A proof that the current task runs on the CPU that owns a per-CPU C
+/// object `O` (a runqueue, say), and stays there while the proof is
+/// borrowed.
+///
+/// # Safety
+///
+/// For as long as `&self` is borrowed, the current task runs on the CPU
+/// that owns [`object`](Self::object)'s per-CPU irq_works and cannot
+/// migrate; `object` returns the same object every time.
+pub unsafe trait OnOwnCpu<O: CObject> {
+    /// The object, whose CPU is the current one.
+    fn object(&self) -> &O;
+}
+
+/// The protection of a `struct irq_work` field of a per-CPU C object whose
+/// callback works on the data of the CPU it runs on, so that it may be
+/// queued only on the object's own CPU (a [`Field`] of `irq_work`): the
+/// item is initialised before the object can be borrowed and not freed or
+/// reinitialised while it is, and its callback is fine to run whenever it is
+/// queued there. [`Field::queue_local`] queues it, given an [`OnOwnCpu`]
+/// proof; nothing hands out the item itself, which could be queued on
+/// another CPU.
+pub enum LocalIrqWork {}
+
+impl<O: CObject> Field<O, bindings::irq_work, LocalIrqWork> {
+    /// Queues the irq_work of `on`'s object on the current CPU, its own
+    /// (`irq_work_queue()`); `false` if it was already pending.
+    #[inline(always)]
+    pub fn queue_local(self, on: &impl OnOwnCpu<O>) -> bool {
+        // SAFETY: the field of the live object is an initialised irq_work,
+        // not freed or reinitialised while the object is borrowed, whose
+        // callback is fine to run when queued on the object's own CPU
+        // (`LocalIrqWork`, type invariant of `Field`); `irq_work_queue()`
+        // queues it on the current CPU, which is that CPU for as long as
+        // `on` is borrowed (`OnOwnCpu`).
+        unsafe { bindings::irq_work_queue(self.project(on.object())) }
     }
 }
 
