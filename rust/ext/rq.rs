@@ -309,6 +309,20 @@ pub struct RqFields {
 /// let guard = Rq::of(PossibleCpu::current(&irqs_off)).lock(&irqs_off);
 /// guard.set(RQ.curr, core::ptr::null_mut());
 /// ```
+///
+/// Nor queue a runqueue's kick irq_work from another CPU: its callback
+/// carries out the kicks of the CPU it runs on, so only the runqueue's own
+/// CPU ([`ThisRq`]) may queue it:
+///
+/// ```compile_fail,E0277
+/// use scx_rs::{
+///     ext::rq::{Rq, RQ},
+///     sync::percpu::possible_cpus,
+/// };
+///
+/// let other = possible_cpus().last().expect("a possible CPU");
+/// RQ.kick_cpus_irq_work.queue_local(Rq::of(other));
+/// ```
 pub const RQ: RqFields = {
     // Runqueues are set up at boot and never freed. Each field is protected
     // as its type says:
