@@ -111,11 +111,9 @@ if [ -n "$MO" ] && [ -d "$MO" ]; then
 	qrc=0
 	stage "boot guest" "$SCX_TOP/scripts/guest.sh" "$KOUT" "$MO" "$LOG" $TOOLS || qrc=$?
 	log "console: $LOG"
-	suites=$(grep -rhoE '#\[([a-z_]+::)*kunit_tests\([a-z0-9_]+\)\]' "$SCX_TOP/rust" "$SCX_TOP/samples" |
-		sed -E 's/.*\(([a-z0-9_]+)\).*/\1/' | sort -u | sed 's/^/--expect-suite /')
-	[ -z "$BASELINE" ] || suites=
-	# The patched kernel's own suite (patches/0003), built in.
-	suites+=" --expect-suite sched_ext_impl"
+	suites=$(expected_suites)
+	# Without the module, only the patched kernel's own suite.
+	[ -z "$BASELINE" ] || suites="--expect-suite sched_ext_impl"
 	python3 "$SCX_TOP/scripts/verdict.py" --kernel-src "$KSRC" --qemu-rc "$qrc" \
 		--known-failures "$SCX_TOP/scripts/selftests.known" \
 		--counts "$RESULTS" $suites "$LOG" || true

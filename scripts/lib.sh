@@ -125,3 +125,12 @@ build_all() {
 	MO=$(stage "build modules" "$SCX_TOP/scripts/module-build.sh" "$KOUT")
 	TOOLS=$("$SCX_TOP/scripts/scx-tools.sh" "$KOUT")
 }
+
+# expected_suites: verdict.py arguments naming every KUnit suite of the
+# module and the samples (from their #[kunit_tests(..)]) and the patched
+# kernel's own sched_ext_impl (patches/0003, built in).
+expected_suites() {
+	grep -rhoE '#\[([a-z_]+::)*kunit_tests\([a-z0-9_]+\)\]' "$SCX_TOP/rust" "$SCX_TOP/samples" |
+		sed -E 's/.*\(([a-z0-9_]+)\).*/\1/' | sort -u | sed 's/^/--expect-suite /'
+	echo "--expect-suite sched_ext_impl"
+}

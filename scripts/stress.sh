@@ -44,9 +44,7 @@ MO=$(stage "build modules" "$SCX_TOP/scripts/module-build.sh" "$KOUT") ||
 	die "module build failed"
 TOOLS=$("$SCX_TOP/scripts/scx-tools.sh" "$KOUT") || die "sched_ext tools build failed"
 
-suites=$(grep -rhoE '#\[([a-z_]+::)*kunit_tests\([a-z0-9_]+\)\]' "$SCX_TOP/rust" "$SCX_TOP/samples" |
-	sed -E 's/.*\(([a-z0-9_]+)\).*/\1/' | sort -u | sed 's/^/--expect-suite /')
-suites+=" --expect-suite sched_ext_impl"
+suites=$(expected_suites)
 
 # boot NAME RUN APPEND: one guest, judged.
 boot() {

@@ -48,7 +48,6 @@ pub(crate) fn dispatch_nested(sch: &ChildSched<'_>) -> Verdict {
     // held across the child's `ops.dispatch()` takes stack in each level of
     // nesting.
     let prev = ctx.sub_dispatch_prev();
-    let prev_on_sch = prev.filter(|p| p.on_sched(sch));
 
     if sch.consume_global_dsq() {
         return Verdict::Local;
@@ -93,7 +92,7 @@ pub(crate) fn dispatch_nested(sch: &ChildSched<'_>) -> Verdict {
     // produced some tasks, retry. The BPF scheduler may depend on this
     // looping behavior to simplify its implementation.
     loop {
-        let nr_tasks = dispatch.call(prev_on_sch);
+        let nr_tasks = dispatch.call();
 
         if prev.is_some_and(|p| p.queued_with_slice()) {
             return Verdict::Prev;

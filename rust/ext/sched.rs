@@ -18,7 +18,7 @@
 
 use crate::{
     bindings::{self, cpumask_var_t, scx_sched, scx_sched_pcpu},
-    ext::rq::{Rq, RqLockHolder, RqTask},
+    ext::rq::{Rq, RqLockHolder},
     sync::{
         cpumask::{AtomicCpumask, AtomicMask},
         field::{CObject, Const, Field, Marked, Pointee, RacyWord},
@@ -581,11 +581,27 @@ impl<'c> ChildSched<'c> {
     /// (`SCX_HAS_OP(sch, dispatch)`): sched_ext calls the operation's
     /// pointer unchecked, so only a [`DispatchOp`] can.
     #[inline(always)]
+    ///
+    /// The operation's `prev` is the runqueue's `sub_dispatch_prev` if that
+    /// is an ext task of the child (`prev_on_sch`), else none, fixed here:
+    /// no caller can hand the child another task.
     pub fn dispatch_op(&self) -> Option<DispatchOp<'c>> {
-        // INVARIANT: the child has the operation (just checked).
-        self.child.has_dispatch().then_some(DispatchOp {
+        if !self.child.has_dispatch() {
+            return None;
+        }
+        let prev = self
+            .ctx
+            .sub_dispatch_prev()
+            .filter(|p| p.on_sched(self.child))
+            .map_or(core::ptr::null_mut(), |p| p.as_raw());
+        // INVARIANT: the child has the operation (just checked), and `prev`
+        // is null or the task that was running on the runqueue when
+        // dispatching started, an ext task of the child, which stays valid
+        // while the CPU is in `__schedule()` for it, i.e. for `'c`.
+        Some(DispatchOp {
             child: self.child,
             rq: self.ctx.rq,
+            prev,
         })
     }
 
@@ -611,19 +627,33 @@ impl<'c> ChildSched<'c> {
 /// # Invariants
 ///
 /// `child` has an `ops.dispatch()` and is a direct child of the scheduler
-/// dispatching on the locked runqueue `rq`, for `'c`.
+/// dispatching on the locked runqueue `rq`, for `'c`; `prev` is null or the
+/// task that was running on `rq` when dispatching started, an ext task of
+/// `child`, valid for `'c`.
+///
+/// The task passed as the operation's `prev` is the one fixed when the value
+/// was made, so no other task can be handed to the child:
+///
+/// ```compile_fail,E0061
+/// use scx_rs::ext::{rq::RqTask, sched::DispatchOp};
+///
+/// fn call_with(op: DispatchOp<'_>, task: RqTask<'_>) -> u32 {
+///     op.call(Some(task))
+/// }
+/// ```
 #[derive(Clone, Copy)]
 pub struct DispatchOp<'c> {
     child: &'c Sched,
     rq: &'c Rq,
+    prev: *mut bindings::task_struct,
 }
 
 impl DispatchOp<'_> {
     /// One round of the dispatch loop of the child (`scx_dispatch_sched()`):
     /// resets this CPU's dispatch context of the child for the runqueue
     /// (`dspc->rq = rq`, `dspc->nr_tasks = 0`), calls its `ops.dispatch()`
-    /// for the runqueue's CPU with `prev` (`SCX_CALL_OP(sch, dispatch, rq,
-    /// cpu, prev)`), then carries out the inserts it buffered
+    /// for the runqueue's CPU with its `prev` (`SCX_CALL_OP(sch, dispatch,
+    /// rq, cpu, prev_on_sch ? prev : NULL)`), then carries out the inserts it buffered
     /// (`scx_flush_dispatch_buf()`). Returns how many tasks that moved
     /// (`dspc->nr_tasks`: the tasks the flush inserted and those
     /// `scx_bpf_dsq_move_to_local()` moved during the operation).
@@ -631,16 +661,18 @@ impl DispatchOp<'_> {
     /// The operation and the flush may drop and retake the runqueue lock,
     /// and the operation may dispatch the child's own children (nesting).
     #[inline(always)]
-    pub fn call(&self, prev: Option<RqTask<'_>>) -> u32 {
-        let prev = prev.map_or(core::ptr::null_mut(), |p| p.as_raw());
+    pub fn call(&self) -> u32 {
         // SAFETY: the child is live, has the operation (type invariant), and
         // the runqueue is locked by the sched_ext operation of its parent
         // that this runs in, as `SCX_CALL_OP()` of `ops.dispatch()` requires;
         // `prev` is null or the task that was running on the runqueue when
-        // sched_ext started dispatching, valid while it is locked. Only this
+        // sched_ext started dispatching, an ext task of the child, valid
+        // (type invariant), which is the `prev` C passes. Only this
         // CPU's dispatch of the child uses its dispatch context of this CPU,
         // and the runqueue is locked for the call.
-        unsafe { bindings::scx_impl_dispatch_round(self.child.as_raw(), self.rq.as_raw(), prev) }
+        unsafe {
+            bindings::scx_impl_dispatch_round(self.child.as_raw(), self.rq.as_raw(), self.prev)
+        }
     }
 }
 

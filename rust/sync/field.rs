@@ -18,8 +18,6 @@
 //! - [`Marked`]: changed while the object is shared only with marked
 //!   accesses (atomics, `WRITE_ONCE()`, `set_bit()`): read with a relaxed
 //!   atomic load ([`Field::load`]), never written;
-//! - [`Embedded`]: an object embedded in this one that a Rust type wraps,
-//!   borrowed with it ([`Field::borrow`]);
 //! - [`Pointee`]: a constant pointer to an object, wrapped by a Rust type,
 //!   that outlives this one ([`Field::deref`]);
 //! - [`RacyWord`]: an aligned word changed with plain stores (under a lock
@@ -172,10 +170,6 @@ pub enum Marked {}
 /// visible.
 pub enum RacyWord {}
 
-/// An object embedded in this one, wrapped by the field's Rust type, whose
-/// invariants hold for as long as the outer object is borrowed.
-pub enum Embedded {}
-
 /// A pointer, set before the object can be borrowed and not changed while
 /// it is, to an object wrapped by the pointee's Rust type, whose invariants
 /// hold for as long as the object holding the pointer is borrowed.
@@ -187,7 +181,7 @@ pub enum Pointee {}
 ///
 /// `project` returns, computed from the pointer to an `O::Raw` it is given,
 /// the address of a field of that object, aligned, holding a valid `F` and
-/// accessed by C as `P` describes; for [`Embedded`] and [`Pointee`], the
+/// accessed by C as `P` describes; for [`Pointee`], the
 /// invariants of the wrapper type hold as `P` describes.
 pub struct Field<O: CObject, F, P> {
     project: fn(*mut O::Raw) -> *mut F,
@@ -264,17 +258,6 @@ macro_rules! impl_load {
 impl_load!(Marked: i32, u32, i64, u64, isize, usize);
 impl_load!(RacyWord: i32, u32, i64, u64, isize, usize);
 
-impl<O: CObject, W> Field<O, W, Embedded> {
-    /// The embedded object, as its wrapper.
-    #[inline(always)]
-    pub fn borrow(self, obj: &O) -> &W {
-        // SAFETY: the field of the live object is a `W` whose invariants
-        // hold while `obj` is borrowed (type invariant), which bounds the
-        // reference.
-        unsafe { &*self.project(obj) }
-    }
-}
-
 impl<O: CObject, W> Field<O, *mut W, Pointee> {
     /// The object the field points to, as its wrapper.
     #[inline(always)]
@@ -297,18 +280,9 @@ mod tests {
     struct RawObj {
         id: u32,
         hits: u64,
-        inner: Inner,
         peer: *mut RawObj,
         word: u32,
     }
-
-    #[repr(C)]
-    struct Inner {
-        value: u32,
-    }
-
-    #[repr(transparent)]
-    struct InnerRef(Opaque<Inner>);
 
     #[repr(transparent)]
     struct Obj(Opaque<RawObj>);
@@ -322,20 +296,17 @@ mod tests {
     struct ObjFields {
         id: Field<Obj, u32, Const>,
         hits: Field<Obj, u64, Marked>,
-        inner: Field<Obj, InnerRef, Embedded>,
         peer: Field<Obj, *mut Obj, Pointee>,
         word: Field<Obj, u32, RacyWord>,
     }
 
     // SAFETY: each projection is `project!` of the field it names; the tests
     // below keep to the protections: `id` and `peer` are not changed while
-    // borrowed, `hits` is changed atomically, `inner` is plain data that
-    // `InnerRef` wraps, `peer` points to a live object, `word` is only read.
+    // borrowed, `hits` is changed atomically, `peer` points to a live object, `word` is only read.
     const OBJ: ObjFields = unsafe {
         ObjFields {
             id: Field::<Obj, _, _>::new(|o| project!(mut o, .id)),
             hits: Field::<Obj, _, _>::new(|o| project!(mut o, .hits)),
-            inner: Field::<Obj, _, _>::new(|o| project!(mut o, .inner).cast()),
             peer: Field::<Obj, _, _>::new(|o| project!(mut o, .peer).cast()),
             word: Field::<Obj, _, _>::new(|o| project!(mut o, .word)),
         }
@@ -345,7 +316,6 @@ mod tests {
         Opaque::new(RawObj {
             id,
             hits: 0,
-            inner: Inner { value: id * 10 },
             peer,
             word: id + 100,
         })
@@ -366,9 +336,6 @@ mod tests {
         assert_eq!(o.as_raw(), raw.get());
         assert_eq!(OBJ.id.get(o), 2);
         assert_eq!(OBJ.hits.load(o), 0);
-        let inner = OBJ.inner.borrow(o);
-        // SAFETY: `inner` is the live embedded `Inner`.
-        assert_eq!(unsafe { (*inner.0.get()).value }, 20);
         assert_eq!(OBJ.peer.deref(o).as_raw(), peer.get());
         assert_eq!(OBJ.id.get(OBJ.peer.deref(o)), 1);
     }
