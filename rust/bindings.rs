@@ -36,31 +36,12 @@ extern "C" {
         name: *const c_char,
         key: *mut lock_class_key,
     );
-    pub(crate) fn scx_rs_raw_spin_lock(lock: *mut raw_spinlock_t);
-    pub(crate) fn scx_rs_raw_spin_unlock(lock: *mut raw_spinlock_t);
-    pub(crate) fn scx_rs_raw_spin_trylock(lock: *mut raw_spinlock_t) -> c_int;
-    pub(crate) fn scx_rs_raw_spin_lock_irq_disable(lock: *mut raw_spinlock_t);
-    pub(crate) fn scx_rs_raw_spin_unlock_irq_enable(lock: *mut raw_spinlock_t);
-    pub(crate) fn scx_rs_raw_spin_trylock_irq_disable(lock: *mut raw_spinlock_t) -> c_int;
     pub(crate) fn scx_rs_raw_spin_assert_held(lock: *mut raw_spinlock_t);
     pub(crate) fn scx_rs_raw_spin_is_held(lock: *mut raw_spinlock_t) -> c_int;
-    pub(crate) fn scx_rs_irqs_disabled() -> bool;
 
     pub(crate) fn scx_rs_alloc_percpu(size: usize, align: usize, gfp: gfp_t) -> *mut c_void;
-    pub(crate) fn scx_rs_per_cpu_ptr(ptr: *mut c_void, cpu: c_uint) -> *mut c_void;
-    pub(crate) fn scx_rs_this_cpu_ptr(ptr: *mut c_void) -> *mut c_void;
-    pub(crate) fn scx_rs_next_possible_cpu(cpu: c_int) -> c_uint;
-    pub(crate) fn scx_rs_num_possible_cpus() -> c_uint;
-    pub(crate) fn scx_rs_cpu_online(cpu: c_uint) -> bool;
-    pub(crate) fn scx_rs_cpu_possible(cpu: c_uint) -> bool;
-    pub(crate) fn scx_rs_list_del_init(entry: *mut list_head);
-    pub(crate) fn scx_rs_list_empty(head: *const list_head) -> bool;
-    pub(crate) fn scx_rs_preempt_disable();
-    pub(crate) fn scx_rs_preempt_enable();
-    pub(crate) fn scx_rs_smp_processor_id() -> c_uint;
 
     pub(crate) fn scx_rs_irq_work_flags(work: *mut irq_work) -> c_uint;
-    pub(crate) fn scx_rs_in_nmi() -> bool;
 
     #[cfg(CONFIG_KUNIT)]
     pub(crate) fn scx_rs_kunit_suppress_warnings() -> *mut c_void;

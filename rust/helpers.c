@@ -1,21 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * C shims for static-inline and macro kernel APIs used by scx_rs.
- *
- * Like rust/helpers/ in the kernel tree, these only forward; they carry no
- * logic of their own so that the Rust side states every contract.
+ * C shims for static-inline and macro kernel APIs used by scx_rs that the
+ * kernel's rust/helpers/ does not have (patches/0005 adds the hot ones
+ * there, where CONFIG_RUST_INLINE_HELPERS inlines them): lock
+ * initialisation with a lockdep class, lockdep queries, the per-CPU
+ * allocation with its fault-injection point, and KUnit's warning
+ * suppression. Like rust/helpers/, these only forward; they carry no logic
+ * of their own so that the Rust side states every contract.
  */
 
-#include <linux/cpumask.h>
-#include <linux/hardirq.h>
 #include <linux/irq_work.h>
-#include <linux/irqflags.h>
-#include <linux/list.h>
 #include <linux/lockdep.h>
 #include <linux/percpu.h>
-#include <linux/preempt.h>
 #include <linux/sched.h>
-#include <linux/smp.h>
 #include <linux/spinlock.h>
 
 #if IS_ENABLED(CONFIG_KUNIT)
@@ -35,36 +32,6 @@ void scx_rs_raw_spin_lock_init(raw_spinlock_t *lock, const char *name,
 #endif
 }
 
-void scx_rs_raw_spin_lock(raw_spinlock_t *lock)
-{
-	raw_spin_lock(lock);
-}
-
-void scx_rs_raw_spin_unlock(raw_spinlock_t *lock)
-{
-	raw_spin_unlock(lock);
-}
-
-int scx_rs_raw_spin_trylock(raw_spinlock_t *lock)
-{
-	return raw_spin_trylock(lock);
-}
-
-void scx_rs_raw_spin_lock_irq_disable(raw_spinlock_t *lock)
-{
-	raw_spin_lock_irq_disable(lock);
-}
-
-void scx_rs_raw_spin_unlock_irq_enable(raw_spinlock_t *lock)
-{
-	raw_spin_unlock_irq_enable(lock);
-}
-
-int scx_rs_raw_spin_trylock_irq_disable(raw_spinlock_t *lock)
-{
-	return raw_spin_trylock_irq_disable(lock);
-}
-
 void scx_rs_raw_spin_assert_held(raw_spinlock_t *lock)
 {
 	lockdep_assert_held(lock);
@@ -80,29 +47,9 @@ int scx_rs_raw_spin_is_held(raw_spinlock_t *lock)
 #endif
 }
 
-bool scx_rs_irqs_disabled(void)
-{
-	return irqs_disabled();
-}
-
 bool scx_rs_need_resched(void)
 {
 	return need_resched();
-}
-
-bool scx_rs_in_nmi(void)
-{
-	return in_nmi();
-}
-
-void scx_rs_list_del_init(struct list_head *entry)
-{
-	list_del_init(entry);
-}
-
-bool scx_rs_list_empty(const struct list_head *head)
-{
-	return list_empty(head);
 }
 
 void __percpu *scx_rs_alloc_percpu(size_t size, size_t align, gfp_t gfp)
@@ -113,52 +60,6 @@ void __percpu *scx_rs_alloc_percpu(size_t size, size_t align, gfp_t gfp)
 		return NULL;
 #endif
 	return __alloc_percpu_gfp(size, align, gfp);
-}
-
-void *scx_rs_per_cpu_ptr(void __percpu *ptr, unsigned int cpu)
-{
-	return per_cpu_ptr(ptr, cpu);
-}
-
-void *scx_rs_this_cpu_ptr(void __percpu *ptr)
-{
-	return this_cpu_ptr(ptr);
-}
-
-/* The next possible CPU after @cpu (-1 to start), or nr_cpu_ids at the end. */
-unsigned int scx_rs_next_possible_cpu(int cpu)
-{
-	return cpumask_next(cpu, cpu_possible_mask);
-}
-
-unsigned int scx_rs_num_possible_cpus(void)
-{
-	return num_possible_cpus();
-}
-
-bool scx_rs_cpu_online(unsigned int cpu)
-{
-	return cpu_online(cpu);
-}
-
-bool scx_rs_cpu_possible(unsigned int cpu)
-{
-	return cpu_possible(cpu);
-}
-
-void scx_rs_preempt_disable(void)
-{
-	preempt_disable();
-}
-
-void scx_rs_preempt_enable(void)
-{
-	preempt_enable();
-}
-
-unsigned int scx_rs_smp_processor_id(void)
-{
-	return smp_processor_id();
 }
 
 unsigned int scx_rs_irq_work_flags(struct irq_work *work)

@@ -11,41 +11,20 @@
 #include <linux/spinlock_types_raw.h>
 #include <linux/types.h>
 
-struct cpumask;
-struct list_head;
 #include <linux/compiler_types.h>
 
 void scx_rs_raw_spin_lock_init(raw_spinlock_t *lock, const char *name,
 			       struct lock_class_key *key);
-void scx_rs_raw_spin_lock(raw_spinlock_t *lock);
-void scx_rs_raw_spin_unlock(raw_spinlock_t *lock);
-int scx_rs_raw_spin_trylock(raw_spinlock_t *lock);
-void scx_rs_raw_spin_lock_irq_disable(raw_spinlock_t *lock);
-void scx_rs_raw_spin_unlock_irq_enable(raw_spinlock_t *lock);
-int scx_rs_raw_spin_trylock_irq_disable(raw_spinlock_t *lock);
 void scx_rs_raw_spin_assert_held(raw_spinlock_t *lock);
 int scx_rs_raw_spin_is_held(raw_spinlock_t *lock);
-bool scx_rs_irqs_disabled(void);
 bool scx_rs_need_resched(void);
-bool scx_rs_in_nmi(void);
 
 /* rust/fault.c */
 void scx_rs_fault_init(void);
 void scx_rs_fault_exit(void);
 bool scx_rs_should_fail_percpu(size_t size);
-void scx_rs_list_del_init(struct list_head *entry);
-bool scx_rs_list_empty(const struct list_head *head);
 
 void __percpu *scx_rs_alloc_percpu(size_t size, size_t align, gfp_t gfp);
-void *scx_rs_per_cpu_ptr(void __percpu *ptr, unsigned int cpu);
-void *scx_rs_this_cpu_ptr(void __percpu *ptr);
-unsigned int scx_rs_next_possible_cpu(int cpu);
-unsigned int scx_rs_num_possible_cpus(void);
-bool scx_rs_cpu_online(unsigned int cpu);
-bool scx_rs_cpu_possible(unsigned int cpu);
-void scx_rs_preempt_disable(void);
-void scx_rs_preempt_enable(void);
-unsigned int scx_rs_smp_processor_id(void);
 
 struct irq_work;
 unsigned int scx_rs_irq_work_flags(struct irq_work *work);

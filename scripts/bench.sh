@@ -8,7 +8,8 @@
 # for it, boots the guest without loading any module and runs the bench
 # scenario (scripts/guest/init): scx_rs_bench (tests/bench/) with the
 # built-in C paths, then with scx_rs.ko loaded, SCX_RS_BENCH_ROUNDS times
-# (default 5), alternating. Prints, per case, the median over the rounds of
+# (default 5), alternating; SCX_RS_BENCH_PINGPONG=0 leaves the macro
+# load out (a quicker run). Prints, per case, the median over the rounds of
 # each round's median time per call, and Rust/C. Exits non-zero if the
 # guest failed or printed a splat; the figures themselves judge nothing.
 
@@ -22,7 +23,7 @@ qrc=0
 # kicked one), see scripts/guest.sh.
 SCX_RS_GUEST_ICOUNT=${SCX_RS_BENCH_ICOUNT-1} SCX_RS_GUEST_CPUS=${SCX_RS_BENCH_CPUS:-2} \
 SCX_RS_MODULES=none SCX_RS_GUEST_RUN=bench SCX_RS_GUEST_TIMEOUT=1800 \
-	SCX_RS_GUEST_APPEND="scxrs_bench_rounds=${SCX_RS_BENCH_ROUNDS:-5}" \
+	SCX_RS_GUEST_APPEND="scxrs_bench_rounds=${SCX_RS_BENCH_ROUNDS:-5} scxrs_bench_pingpong=${SCX_RS_BENCH_PINGPONG:-1}" \
 	stage "boot guest" "$SCX_TOP/scripts/guest.sh" "$KOUT" "$MO" "$LOG" "$TOOLS" || qrc=$?
 log "console: $LOG"
 rc=0

@@ -9,7 +9,9 @@
 
 ROOT=$(buildroot_dir)
 PKGS=$(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$SCX_TOP/scripts/buildroot.packages" | tr '\n' ' ')
-WANT=$(key "$SCX_TOP/scripts/buildroot.packages")
+BINDGEN_VERSION=0.72.1
+HOST_CA=${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt}
+WANT=$(key "$SCX_TOP/scripts/buildroot.packages" "bindgen-cli $BINDGEN_VERSION")
 
 bootstrap() {
 	command -v debootstrap >/dev/null || {
@@ -45,10 +47,20 @@ EOS
 		apt-get install -y -q --no-install-recommends -t trixie-backports $PKGS" \
 		>"$SCX_CACHE/apt.log" 2>&1 ||
 		{ tail -30 "$SCX_CACHE/apt.log"; die "package install failed (log: $SCX_CACHE/apt.log)"; }
-	# clang-19 and friends only install versioned names; the kernel is
-	# built with LLVM=-19 so nothing more is needed.
+	# Linux 7.3 with libclang 22 needs bindgen 0.72.1 or later: 0.71.1,
+	# trixie's, turns most kernel structs into opaque blobs (LLVM 22 made
+	# clang_getTypeDeclaration() return the forward declaration). It is
+	# built with the root's cargo, pinned by its own lock file, trusting
+	# the host's certificate authorities (the host reaches the registry).
+	in_root -b "$(dirname "$(realpath "$HOST_CA")")":/tmp/host-ca "export CARGO_HOME=/tmp/cargo
+		export CARGO_HTTP_CAINFO=/tmp/host-ca/$(basename "$(realpath "$HOST_CA")")
+		cargo install -q --locked --root /usr/local bindgen-cli --version $BINDGEN_VERSION" \
+		>"$SCX_CACHE/bindgen.log" 2>&1 ||
+		{ tail -30 "$SCX_CACHE/bindgen.log"; die "bindgen build failed (log: $SCX_CACHE/bindgen.log)"; }
+	# clang-22 and friends only install versioned names; the kernel is
+	# built with LLVM=-22 so nothing more is needed.
 	in_root 'ln -sf /usr/bin/python3 /usr/local/bin/python'
-	in_root "{ clang-19 --version | head -1; rustc --version; bindgen --version;
+	in_root "{ clang-22 --version | head -1; rustc --version; bindgen --version;
 		  pahole --version; dpkg-query -W -f '\${Version}' rustc; echo; } 2>&1" \
 		>"$ROOT/.scx_rs-toolchain"
 	echo "$WANT" >"$ROOT/.scx_rs-packages"

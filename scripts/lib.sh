@@ -15,7 +15,7 @@ mkdir -p "$SCX_CACHE"
 # Kernel series we track. The Debian revision is whatever the archive has;
 # it is recorded in the build output, not pinned here.
 SCX_KSERIES=7.3
-SCX_LLVM=-19
+SCX_LLVM=-22
 
 log() { printf '[scx_rs] %s\n' "$*" >&2; }
 die() { printf '[scx_rs] error: %s\n' "$*" >&2; exit 1; }
@@ -84,10 +84,10 @@ toolchain_id() {
 
 # in_root CMD...: run CMD (a bash command string) as root inside the build
 # root, in a private mount namespace so that the bind mounts disappear with
-# the command. bindgen is pinned to libclang 19, the kernel's compiler:
-# left alone, it loads the newest libclang installed (22, for the BPF
-# programs), which turns task_struct and friends into opaque blobs. The repository is visible at /scx_rs and the cache at
-# /cache; extra "-b HOSTDIR:ROOTDIR" arguments add bind mounts.
+# the command. bindgen is pinned to libclang 22, the kernel's compiler
+# (a root made before the switch from LLVM 19 may still have libclang 19,
+# which bindgen would otherwise be free to load). The repository is visible
+# at /scx_rs and the cache at /cache; extra "-b HOSTDIR:ROOTDIR" arguments add bind mounts.
 in_root() {
 	local root binds=() b
 	root=$(buildroot_dir)
@@ -111,7 +111,7 @@ mount --bind '${b%%:*}' '$root${b#*:}'"
 	script+="
 exec chroot '$root' /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 \
 	PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin \
-	LIBCLANG_PATH=/usr/lib/llvm-19/lib /bin/bash -c \"\$0\""
+	LIBCLANG_PATH=/usr/lib/llvm-22/lib /bin/bash -c \"\$0\""
 	unshare -m --propagation private /bin/bash -c "$script" "$*"
 }
 

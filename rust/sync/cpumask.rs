@@ -40,9 +40,7 @@ use super::{
 };
 use crate::bindings;
 use kernel::{
-    bitmap::Bitmap,
-    cpu::{nr_cpu_ids, CpuId},
-    cpumask::CpumaskVar,
+    cpu::nr_cpu_ids,
     sync::atomic::{Atomic, Relaxed},
     types::Opaque,
 };
@@ -86,33 +84,44 @@ impl AtomicCpumask {
     /// changed only with atomic bit operations meanwhile.
     #[inline]
     pub unsafe fn from_var<'a>(var: *mut bindings::cpumask_var_t) -> &'a Self {
-        // SAFETY: `var` is a valid, allocated `cpumask_var_t` for `'a`, as
-        // `CpumaskVar::from_raw` requires; the `struct cpumask` it holds is
-        // valid for `'a` and changed only atomically, as `from_raw` requires.
-        unsafe { Self::from_raw(CpumaskVar::from_raw(var).as_raw()) }
+        // Without `CONFIG_CPUMASK_OFFSTACK`, a `cpumask_var_t` is a
+        // `struct cpumask[1]`; with it, a pointer to an allocated one.
+        #[cfg(not(CONFIG_CPUMASK_OFFSTACK))]
+        let mask = var.cast::<bindings::cpumask>();
+        // SAFETY: `var` is valid for reads, and allocated, for `'a`.
+        #[cfg(CONFIG_CPUMASK_OFFSTACK)]
+        let mask = unsafe { *var };
+        // SAFETY: `mask` is the `struct cpumask` that `var` holds, valid for
+        // `'a` and changed only atomically meanwhile, as `from_raw` requires.
+        unsafe { Self::from_raw(mask) }
     }
 
-    /// The mask as a bitmap of `nr_cpu_ids` bits, for its atomic bit
-    /// operations.
+    /// The word of the mask that holds `cpu`'s bit, and the bit.
     #[inline]
-    fn bits(&self) -> &Bitmap {
-        // SAFETY: a `struct cpumask` is an array of `unsigned long` with at
-        // least `nr_cpu_ids` (below `i32::MAX`) bits, valid while `self` is
-        // borrowed, and changed only with atomic operations (type invariant);
-        // this module reads it with atomic loads only (`words`).
-        unsafe { Bitmap::from_raw(self.0.get().cast::<usize>(), nr_cpu_ids() as usize) }
+    fn word(&self, cpu: PossibleCpu) -> (*mut usize, usize) {
+        let i = cpu.as_u32() as usize;
+        let bits = usize::BITS as usize;
+        // SAFETY: `cpu` is below `nr_cpu_ids` (`PossibleCpu`), which the
+        // mask has at least as many bits as (type invariant), so the word is
+        // inside the mask.
+        let word = unsafe { self.0.get().cast::<usize>().add(i / bits) };
+        (word, i % bits)
     }
 
     /// Sets `cpu` (`cpumask_set_cpu()`).
     #[inline]
     pub fn set(&self, cpu: PossibleCpu) {
-        self.bits().set_bit_atomic(cpu.as_u32() as usize);
+        // SAFETY: `cpu`'s bit is inside the mask, which is valid while `self`
+        // is borrowed; `set_bit()` is atomic, as concurrent changes of the
+        // mask are (type invariant).
+        unsafe { bindings::set_bit(cpu.as_u32() as usize, self.0.get().cast()) }
     }
 
     /// Clears `cpu` (`cpumask_clear_cpu()`).
     #[inline]
     pub fn clear(&self, cpu: PossibleCpu) {
-        self.bits().clear_bit_atomic(cpu.as_u32() as usize);
+        // SAFETY: as in `set`, with `clear_bit()`.
+        unsafe { bindings::clear_bit(cpu.as_u32() as usize, self.0.get().cast()) }
     }
 
     /// The words of the mask, `BITS_TO_LONGS(nr_cpu_ids)` of them, read
@@ -131,9 +140,13 @@ impl AtomicCpumask {
     /// Whether `cpu` is set (`cpumask_test_cpu()`).
     #[inline]
     pub fn test(&self, cpu: PossibleCpu) -> bool {
-        let i = cpu.as_u32() as usize;
-        let bits = usize::BITS as usize;
-        (self.words()[i / bits].load(Relaxed) >> (i % bits)) & 1 != 0
+        let (word, bit) = self.word(cpu);
+        // SAFETY: the word is inside the mask, valid while `self` is
+        // borrowed; `Atomic<usize>` has the layout of `usize`, and every
+        // concurrent change of the word is an atomic bit operation, so an
+        // atomic read races with no plain access.
+        let word = unsafe { Atomic::<usize>::from_ptr(word) };
+        (word.load(Relaxed) >> bit) & 1 != 0
     }
 
     /// The set CPUs, in increasing order (`for_each_cpu()`): each word is
@@ -159,7 +172,7 @@ impl AtomicCpumask {
             cur = Some((i, rest & (rest - 1)));
             let cpu = i * bits + rest.trailing_zeros() as usize;
             // Bits at or past `nr_cpu_ids` in the last word are not CPUs.
-            let cpu = u32::try_from(cpu).ok().and_then(CpuId::from_u32)?;
+            let cpu = u32::try_from(cpu).ok().and_then(super::percpu::cpu_id)?;
             if let Some(cpu) = PossibleCpu::new(cpu) {
                 return Some(cpu);
             }
@@ -198,7 +211,7 @@ mod tests {
         percpu::{possible_cpus, PerCpu, PreemptGuard},
     };
     use core::pin::Pin;
-    use kernel::{prelude::*, sync::Arc};
+    use kernel::{cpumask::CpumaskVar, prelude::*, sync::Arc};
 
     /// A mask shared by the irq_works of a test, each setting its own CPU.
     struct Shared(CpumaskVar);

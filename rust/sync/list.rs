@@ -202,7 +202,7 @@ impl<'a, T: CListItem<ID>, const ID: u64> CpuList<'a, T, ID> {
     pub fn is_empty(&self) -> bool {
         // SAFETY: `head` is an initialised list head that this context may
         // read (type invariants).
-        unsafe { bindings::scx_rs_list_empty(self.head.as_ptr()) }
+        unsafe { bindings::list_empty(self.head.as_ptr()) }
     }
 
     /// The link of `item`, if it is a slot of this list's CPU.
@@ -229,7 +229,7 @@ impl<'a, T: CListItem<ID>, const ID: u64> CpuList<'a, T, ID> {
         };
         // SAFETY: `link` is the initialised link of a `cpu` slot of a `T`,
         // which this context may read (type invariants).
-        !unsafe { bindings::scx_rs_list_empty(link) }
+        !unsafe { bindings::list_empty(link) }
     }
 
     /// Links `item` at the end of the list, unless it is linked already
@@ -259,7 +259,7 @@ impl<'a, T: CListItem<ID>, const ID: u64> CpuList<'a, T, ID> {
             return false;
         };
         // SAFETY: as in `is_linked`.
-        if !unsafe { bindings::scx_rs_list_empty(link) } {
+        if !unsafe { bindings::list_empty(link) } {
             return false;
         }
         // SAFETY: `link` is an initialised, unlinked link and `head` an
@@ -283,7 +283,7 @@ impl<'a, T: CListItem<ID>, const ID: u64> CpuList<'a, T, ID> {
         let link = unsafe { (*self.head.as_ptr()).next };
         // SAFETY: `list_del_init()` needs a linked entry of a list this
         // context may change: `link` is one (type invariants).
-        unsafe { bindings::scx_rs_list_del_init(link) };
+        unsafe { bindings::list_del_init(link) };
         // SAFETY: entries are `T`s linked through the link at `T::LINK`, so
         // stepping back by it stays in the entry.
         let item = unsafe { link.byte_sub(T::LINK) }.cast::<T>();
@@ -303,12 +303,12 @@ impl<'a, T: CListItem<ID>, const ID: u64> CpuList<'a, T, ID> {
             return false;
         };
         // SAFETY: as in `is_linked`.
-        if unsafe { bindings::scx_rs_list_empty(link) } {
+        if unsafe { bindings::list_empty(link) } {
             return false;
         }
         // SAFETY: `link` is linked on this CPU's list (a `cpu` slot can only
         // be on it), which this context may change.
-        unsafe { bindings::scx_rs_list_del_init(link) };
+        unsafe { bindings::list_del_init(link) };
         true
     }
 }

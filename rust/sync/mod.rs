@@ -151,14 +151,14 @@ impl IrqsOff {
 pub fn cpu_online(cpu: kernel::cpu::CpuId) -> bool {
     // SAFETY: `cpu_online()` only reads `cpu_online_mask`; `cpu` is below
     // `nr_cpu_ids`.
-    unsafe { crate::bindings::scx_rs_cpu_online(cpu.as_u32()) }
+    unsafe { crate::bindings::cpu_online(cpu.as_u32()) }
 }
 
 /// Whether the current context is an NMI (`in_nmi()`).
 pub fn in_nmi() -> bool {
     // SAFETY: `in_nmi()` reads this CPU's preempt count, which any context
     // may read.
-    unsafe { crate::bindings::scx_rs_in_nmi() }
+    unsafe { crate::bindings::in_nmi() }
 }
 
 /// An initialiser that moves `v` into place, with any error type.

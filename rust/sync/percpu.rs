@@ -74,7 +74,7 @@ use core::{
 };
 use kernel::{
     alloc::{AllocError, Flags},
-    cpu::CpuId,
+    cpu::{nr_cpu_ids, CpuId},
     prelude::*,
     types::NotThreadSafe,
 };
@@ -115,7 +115,7 @@ impl PossibleCpu {
     pub fn new(cpu: CpuId) -> Option<Self> {
         // SAFETY: `cpu_possible()` only reads `cpu_possible_mask`, and `cpu`
         // is below `nr_cpu_ids`, within the mask.
-        let possible = unsafe { bindings::scx_rs_cpu_possible(cpu.as_u32()) };
+        let possible = unsafe { bindings::cpu_possible(cpu.as_u32()) };
         // INVARIANT: just checked.
         possible.then_some(Self(cpu))
     }
@@ -123,13 +123,13 @@ impl PossibleCpu {
     /// The CPU `cpu`, if it is a possible CPU's id.
     #[inline]
     pub fn from_i32(cpu: i32) -> Option<Self> {
-        Self::new(CpuId::from_i32(cpu)?)
+        Self::from_u32(u32::try_from(cpu).ok()?)
     }
 
     /// The CPU `cpu`, if it is a possible CPU's id.
     #[inline]
     pub fn from_u32(cpu: u32) -> Option<Self> {
-        Self::new(CpuId::from_u32(cpu)?)
+        Self::new(cpu_id(cpu)?)
     }
 
     /// The CPU `cpu`, which the caller knows to be possible.
@@ -152,7 +152,7 @@ impl PossibleCpu {
         let _ = pinned;
         // SAFETY: `smp_processor_id()` requires that the task cannot migrate,
         // which `pinned` guarantees while it exists.
-        let cpu = unsafe { bindings::scx_rs_smp_processor_id() };
+        let cpu = unsafe { bindings::smp_processor_id() };
         // INVARIANT: a task runs only on a possible CPU (one being brought
         // up or taken down included).
         // SAFETY: a possible CPU's id is below `nr_cpu_ids`.
@@ -222,7 +222,7 @@ impl PreemptGuard {
     #[inline]
     pub fn new() -> Self {
         // SAFETY: `preempt_disable()` may be called from any context.
-        unsafe { bindings::scx_rs_preempt_disable() };
+        unsafe { bindings::preempt_disable() };
         // INVARIANT: preemption was just disabled.
         Self(NotThreadSafe)
     }
@@ -239,7 +239,7 @@ impl Drop for PreemptGuard {
     fn drop(&mut self) {
         // SAFETY: By the type invariant, this task disabled preemption in
         // `new`; this is the matching enable.
-        unsafe { bindings::scx_rs_preempt_enable() };
+        unsafe { bindings::preempt_enable() };
     }
 }
 
@@ -273,20 +273,29 @@ impl Iterator for PossibleCpus {
     fn next(&mut self) -> Option<PossibleCpu> {
         // SAFETY: `cpumask_next()` on `cpu_possible_mask` accepts any
         // `n >= -1` and only reads the mask.
-        let cpu = unsafe { bindings::scx_rs_next_possible_cpu(self.next) };
+        let cpu =
+            unsafe { bindings::cpumask_next(self.next, &raw const bindings::__cpu_possible_mask) };
         // `cpumask_next()` returns `nr_cpu_ids` (or more) past the last CPU;
         // `from_u32` returns `None` for those.
-        let cpu = CpuId::from_u32(cpu)?;
+        let cpu = cpu_id(cpu)?;
         self.next = cpu.as_u32() as i32;
         // INVARIANT: `cpu` is set in `cpu_possible_mask`.
         Some(PossibleCpu(cpu))
     }
 }
 
+/// `CpuId::from_u32()`, inlined: that one is not `#[inline]`, so a
+/// module would call it out of line on every kick.
+#[inline]
+pub(crate) fn cpu_id(cpu: u32) -> Option<CpuId> {
+    // SAFETY: `cpu` is below `nr_cpu_ids` (checked), a valid CPU id.
+    (cpu < nr_cpu_ids()).then(|| unsafe { CpuId::from_u32_unchecked(cpu) })
+}
+
 /// The number of possible CPUs (`num_possible_cpus()`).
 pub fn num_possible_cpus() -> u32 {
     // SAFETY: `num_possible_cpus()` only reads `cpu_possible_mask`.
-    unsafe { bindings::scx_rs_num_possible_cpus() }
+    unsafe { bindings::num_possible_cpus() }
 }
 
 /// One CPU's slot of a per-CPU `T`, and that CPU.
@@ -435,7 +444,7 @@ impl<'a, T> PerCpuRef<'a, T> {
     pub fn get(self, cpu: PossibleCpu) -> CpuSlot<'a, T> {
         // SAFETY: `per_cpu_ptr()` computes the address of a possible CPU's
         // slot from a per-CPU pointer, which `ptr` is (type invariant).
-        let slot = unsafe { bindings::scx_rs_per_cpu_ptr(self.ptr.as_ptr().cast(), cpu.as_u32()) };
+        let slot = unsafe { bindings::per_cpu_ptr(self.ptr.as_ptr().cast(), cpu.as_u32()) };
         // INVARIANT: `slot` is `cpu`'s slot, valid and pinned for `'a`.
         CpuSlot {
             // SAFETY: By the type invariants a possible CPU's slot holds a
@@ -454,7 +463,7 @@ impl<'a, T> PerCpuRef<'a, T> {
         let cpu = PossibleCpu::current(pinned);
         // SAFETY: `this_cpu_ptr()` requires that the task cannot migrate
         // during the call, which `pinned` guarantees.
-        let slot = unsafe { bindings::scx_rs_this_cpu_ptr(self.ptr.as_ptr().cast()) };
+        let slot = unsafe { bindings::this_cpu_ptr(self.ptr.as_ptr().cast()) };
         // INVARIANT: `slot` is the slot of the current CPU, `cpu`, for as
         // long as `pinned` is borrowed.
         CpuSlot {
@@ -689,7 +698,7 @@ impl<T> Drop for PerCpu<T> {
 fn slot_ptr<T>(ptr: NonNull<T>, cpu: PossibleCpu) -> *mut T {
     // SAFETY: `per_cpu_ptr()` only computes an address from a per-CPU
     // pointer and a possible CPU.
-    unsafe { bindings::scx_rs_per_cpu_ptr(ptr.as_ptr().cast(), cpu.as_u32()) }.cast()
+    unsafe { bindings::per_cpu_ptr(ptr.as_ptr().cast(), cpu.as_u32()) }.cast()
 }
 
 /// `alloc_percpu_gfp()` for a `T`, with the test-only failure hook.

@@ -133,6 +133,24 @@ pub struct RawSpinLockBackend;
 /// The [`Backend`] of [`RawSpinLockIrq`].
 pub struct RawSpinLockIrqBackend;
 
+/// `lockdep_assert_held()`, as both backends do: nothing without lockdep,
+/// as in C, so that no call is left behind where C has none.
+///
+/// # Safety
+///
+/// `ptr` must point to an initialised `raw_spinlock_t`.
+#[inline]
+unsafe fn raw_spin_assert_held(ptr: *mut bindings::raw_spinlock_t) {
+    #[cfg(CONFIG_LOCKDEP)]
+    // SAFETY: By the function's contract `ptr` points to an initialised
+    // lock; `lockdep_assert_held()` only reads it.
+    unsafe {
+        bindings::scx_rs_raw_spin_assert_held(ptr)
+    };
+    #[cfg(not(CONFIG_LOCKDEP))]
+    let _ = ptr;
+}
+
 /// Initialises a `raw_spinlock_t` with the lockdep class `key`, as both backends do.
 ///
 /// # Safety
@@ -170,26 +188,25 @@ unsafe impl Backend for RawSpinLockBackend {
     unsafe fn lock(ptr: *mut Self::State) -> Self::GuardState {
         // SAFETY: The caller guarantees that `ptr` was initialised by `init`
         // (or by C, for a lock obtained through `Lock::from_raw`).
-        unsafe { bindings::scx_rs_raw_spin_lock(ptr) }
+        unsafe { bindings::raw_spin_lock(ptr) }
     }
 
     #[inline]
     unsafe fn try_lock(ptr: *mut Self::State) -> Option<Self::GuardState> {
         // SAFETY: As in `lock`, `ptr` points to an initialised lock.
-        (unsafe { bindings::scx_rs_raw_spin_trylock(ptr) } != 0).then_some(())
+        (unsafe { bindings::raw_spin_trylock(ptr) } != 0).then_some(())
     }
 
     #[inline]
     unsafe fn unlock(ptr: *mut Self::State, _guard_state: &Self::GuardState) {
         // SAFETY: The caller owns the lock, which was taken with `raw_spin_lock()`.
-        unsafe { bindings::scx_rs_raw_spin_unlock(ptr) }
+        unsafe { bindings::raw_spin_unlock(ptr) }
     }
 
     #[inline]
     unsafe fn assert_is_held(ptr: *mut Self::State) {
-        // SAFETY: `ptr` points to an initialised lock; `lockdep_assert_held()`
-        // only reads it.
-        unsafe { bindings::scx_rs_raw_spin_assert_held(ptr) }
+        // SAFETY: `ptr` points to an initialised lock.
+        unsafe { raw_spin_assert_held(ptr) }
     }
 }
 
@@ -214,14 +231,14 @@ unsafe impl Backend for RawSpinLockIrqBackend {
     #[inline]
     unsafe fn lock(ptr: *mut Self::State) -> Self::GuardState {
         // SAFETY: The caller guarantees that `ptr` points to an initialised lock.
-        unsafe { bindings::scx_rs_raw_spin_lock_irq_disable(ptr) }
+        unsafe { bindings::raw_spin_lock_irq_disable(ptr) }
     }
 
     #[inline]
     unsafe fn try_lock(ptr: *mut Self::State) -> Option<Self::GuardState> {
         // SAFETY: `ptr` points to an initialised lock. On failure the
         // interrupt-disable count is back where it was.
-        let locked = unsafe { bindings::scx_rs_raw_spin_trylock_irq_disable(ptr) };
+        let locked = unsafe { bindings::raw_spin_trylock_irq_disable(ptr) };
         (locked != 0).then_some(())
     }
 
@@ -230,14 +247,13 @@ unsafe impl Backend for RawSpinLockIrqBackend {
         // SAFETY: The caller owns the lock, which was taken with
         // `raw_spin_lock_irq_disable()` (or the trylock), so it holds one
         // interrupt-disable count to drop.
-        unsafe { bindings::scx_rs_raw_spin_unlock_irq_enable(ptr) }
+        unsafe { bindings::raw_spin_unlock_irq_enable(ptr) }
     }
 
     #[inline]
     unsafe fn assert_is_held(ptr: *mut Self::State) {
-        // SAFETY: `ptr` points to an initialised lock; `lockdep_assert_held()`
-        // only reads it.
-        unsafe { bindings::scx_rs_raw_spin_assert_held(ptr) }
+        // SAFETY: `ptr` points to an initialised lock.
+        unsafe { raw_spin_assert_held(ptr) }
     }
 }
 
@@ -308,7 +324,7 @@ where
 #[inline]
 pub fn irqs_disabled() -> bool {
     // SAFETY: `irqs_disabled()` only reads the current CPU's flags.
-    unsafe { bindings::scx_rs_irqs_disabled() }
+    unsafe { bindings::irqs_disabled() }
 }
 
 /// The protection of a `raw_spinlock_t` field (a
