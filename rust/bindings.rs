@@ -36,6 +36,7 @@ extern "C" {
         name: *const c_char,
         key: *mut lock_class_key,
     );
+    #[cfg(CONFIG_LOCKDEP)]
     pub(crate) fn scx_rs_raw_spin_assert_held(lock: *mut raw_spinlock_t);
     pub(crate) fn scx_rs_raw_spin_is_held(lock: *mut raw_spinlock_t) -> c_int;
 
@@ -111,17 +112,19 @@ pub(crate) mod sched {
 #[cfg(not(scx_rs_sample))]
 pub(crate) use sched::*;
 
-// Services of `<linux/sched/ext_impl.h>` that are safe to call with any
-// argument, declared here as such (rust/ext/bindgen_parameters leaves them
-// out of the generated file; rust/ext/layout.c checks the prototypes).
+// What C inlines on the replaced paths, exported by patch 0004 to this
+// module as data (rust/ext/bindgen_parameters generates no variables;
+// rust/ext/layout.c checks these declarations). Only their addresses are
+// taken: `runqueues` is per-CPU, so its address is that of a template to
+// offset (`per_cpu_ptr()`, `this_cpu_ptr()`), and the other two are read
+// by C code only (a class is compared by address, a static key through
+// `static_key_count()` or its jump label).
 #[cfg(not(scx_rs_sample))]
-unsafe extern "C" {
-    /// `int scx_impl_class_cmp(const struct sched_class *class)`: how
-    /// `class` ranks against `ext_sched_class` (positive above, 0 ext,
-    /// negative below). Safe: it only compares `class` with the addresses
-    /// of the scheduling classes and never dereferences it, so any pointer,
-    /// in any context, is fine.
-    pub(crate) safe fn scx_impl_class_cmp(class: *const sched_class) -> c_int;
+#[expect(improper_ctypes)]
+extern "C" {
+    pub(crate) static runqueues: rq;
+    pub(crate) static ext_sched_class: sched_class;
+    pub(crate) static __scx_has_subs: static_key_false;
 }
 // Declared, opaque, in kernel::bindings too (public headers name them).
 #[cfg(not(scx_rs_sample))]

@@ -14,11 +14,12 @@
 #include "bindings_helper.h"
 
 /*
- * rust/bindings.rs declares these by hand, as safe functions, with the
- * prototypes below; bindgen does not generate them.
+ * rust/bindings.rs declares these variables by hand with the types below;
+ * bindgen generates no variables.
  */
-static_assert(__same_type(&scx_impl_class_cmp,
-			  int (*)(const struct sched_class *class)));
+static_assert(__same_type(&runqueues, struct rq *));
+static_assert(__same_type(&ext_sched_class, const struct sched_class *));
+static_assert(__same_type(&__scx_has_subs, struct static_key_false *));
 
 struct scx_rs_layout {
 	const char *name;

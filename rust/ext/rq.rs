@@ -93,12 +93,16 @@ impl Rq {
     /// The runqueue of `cpu` (`cpu_rq()`).
     #[inline]
     pub fn of(cpu: PossibleCpu) -> &'static Rq {
-        // SAFETY: `cpu_rq()` requires a possible CPU, and returns its
-        // runqueue, never freed, as `from_raw` requires for `'static`.
+        // SAFETY: `cpu_rq()` is `per_cpu_ptr(&runqueues, cpu)`: `runqueues`
+        // is a static per-CPU variable and `cpu` is possible, so this is
+        // `cpu`'s runqueue, initialised at boot (`sched_init()`) and never
+        // freed, as `from_raw` requires for `'static`; not null.
         unsafe {
-            Rq::from_raw(NonNull::new_unchecked(bindings::scx_impl_cpu_rq(
-                cpu.as_u32() as i32,
-            )))
+            let rq = bindings::per_cpu_ptr(
+                (&raw const bindings::runqueues).cast_mut().cast(),
+                cpu.as_u32(),
+            );
+            Rq::from_raw(NonNull::new_unchecked(rq.cast()))
         }
     }
 
@@ -566,11 +570,16 @@ impl<'a> RqTask<'a> {
     /// How the task's class ranks against ext.
     #[inline(always)]
     pub fn class(&self) -> ClassOrder {
-        let cmp = bindings::scx_impl_class_cmp(self.get(TASK.sched_class));
-        match cmp {
-            0 => ClassOrder::Ext,
-            c if c > 0 => ClassOrder::Above,
-            _ => ClassOrder::Below,
+        let class = self.get(TASK.sched_class);
+        let ext = &raw const bindings::ext_sched_class;
+        // `sched_class_above()`: the linker script lays the classes out in
+        // decreasing priority, so a class above ext is at a lower address.
+        if core::ptr::eq(class, ext) {
+            ClassOrder::Ext
+        } else if class < ext {
+            ClassOrder::Above
+        } else {
+            ClassOrder::Below
         }
     }
 

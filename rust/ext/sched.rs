@@ -68,6 +68,21 @@ unsafe impl CObject for Sched {
 const SCX_OPI_DISPATCH: usize = offset_of!(bindings::sched_ext_ops, dispatch) / size_of::<usize>();
 
 /// The fields of `struct scx_sched` these paths read, with their
+/// `scx_has_subs()`: whether any sub-scheduler exists.
+///
+/// C tests the static key `__scx_has_subs` with `static_branch_unlikely()`;
+/// this reads its count (`static_key_enabled()`), the value the branch is
+/// patched to follow, which is the same test where the kernel has no jump
+/// labels (`CONFIG_JUMP_LABEL=n`) and one load more where it has.
+#[cfg(CONFIG_EXT_SUB_SCHED)]
+#[inline(always)]
+fn scx_has_subs() -> bool {
+    // SAFETY: `__scx_has_subs` is a static key, defined and initialised at
+    // build time and exported to this module; `static_key_count()` only
+    // reads its count atomically.
+    unsafe { bindings::static_key_count((&raw const bindings::__scx_has_subs.key).cast_mut()) > 0 }
+}
+
 /// protection.
 pub struct SchedFields {
     /// `level`, the depth in the hierarchy of schedulers (0 for the root).
@@ -201,9 +216,23 @@ impl Sched {
     /// (`scx_missing_caps()`).
     #[inline(always)]
     pub fn missing_caps(&self, cpu: PossibleCpu, needed: u64) -> u64 {
-        // SAFETY: `self` is a live scheduler and `cpu` a possible CPU, whose
-        // slot of its per-CPU data exists.
-        unsafe { bindings::scx_impl_missing_caps(self.as_raw(), cpu.as_u32() as i32, needed) }
+        #[cfg(CONFIG_EXT_SUB_SCHED)]
+        {
+            // no sub-scheds, no missing caps
+            if !scx_has_subs() {
+                return 0;
+            }
+            // root holds every cap on every cpu
+            if SCHED.level.get(self) == 0 {
+                return 0;
+            }
+            needed & !self.pcpu().get(cpu).ecaps()
+        }
+        #[cfg(not(CONFIG_EXT_SUB_SCHED))]
+        {
+            let _ = (cpu, needed);
+            0
+        }
     }
 
     /// The cap the scheduler needs to preempt the current task of the
@@ -289,6 +318,9 @@ pub struct SchedPcpuFields {
     pub sch: Field<SchedPcpu, *mut Sched, Pointee>,
     /// `flags`, the `SCX_SCHED_PCPU_*` flags.
     pub flags: Field<SchedPcpu, u64, RacyWord>,
+    /// `ecaps`, the capabilities the scheduler holds on the CPU.
+    #[cfg(CONFIG_EXT_SUB_SCHED)]
+    pub ecaps: Field<SchedPcpu, u64, Marked>,
     /// `cpus_to_kick`: CPUs to kick.
     pub cpus_to_kick: Field<SchedPcpu, cpumask_var_t, AtomicMask>,
     /// `cpus_to_kick_if_idle`: CPUs to kick if idle.
@@ -308,6 +340,9 @@ pub const SCHED_PCPU: SchedPcpuFields = {
     //   the aligned `u64`, and read without it by C itself
     //   (`scx_bypassing()`): a relaxed atomic load races with those stores
     //   only as C's own read does (no tearing, no ordering);
+    // - `ecaps` is written with `WRITE_ONCE()` (ecaps syncs under the
+    //   runqueue's lock, the clearing of a departing scheduler's) and read
+    //   with `READ_ONCE()`: marked accesses;
     // - the four masks are allocated with the per-CPU data, freed after its
     //   last use, and changed only with `cpumask_set_cpu()` and
     //   `cpumask_clear_cpu()`, which are atomic.
@@ -319,6 +354,8 @@ pub const SCHED_PCPU: SchedPcpuFields = {
         SchedPcpuFields {
             sch: Field::<SchedPcpu, _, _>::new(|p| project!(mut p, .sch).cast()),
             flags: Field::<SchedPcpu, _, _>::new(|p| project!(mut p, .flags)),
+            #[cfg(CONFIG_EXT_SUB_SCHED)]
+            ecaps: Field::<SchedPcpu, _, _>::new(|p| project!(mut p, .ecaps)),
             cpus_to_kick: Field::<SchedPcpu, _, _>::new(|p| project!(mut p, .cpus_to_kick)),
             cpus_to_kick_if_idle: Field::<SchedPcpu, _, _>::new(
                 |p| project!(mut p, .cpus_to_kick_if_idle),
@@ -340,6 +377,14 @@ impl SchedPcpu {
     #[inline(always)]
     fn flags(&self) -> u64 {
         SCHED_PCPU.flags.load(self)
+    }
+
+    /// The caps the scheduler holds on this CPU (`ecaps`, read with
+    /// `READ_ONCE()`).
+    #[cfg(CONFIG_EXT_SUB_SCHED)]
+    #[inline(always)]
+    fn ecaps(&self) -> u64 {
+        SCHED_PCPU.ecaps.load(self)
     }
 
     /// The scheduler's bypass DSQ of this CPU (`scx_bypass_dsq()`).

@@ -153,30 +153,48 @@ impl AtomicCpumask {
     /// read once, when the iteration reaches it, so bits changed meanwhile
     /// are seen or not as with the C iterator. Bits of CPUs that are not
     /// possible, which nothing should set, are skipped.
-    pub fn iter(&self) -> impl Iterator<Item = PossibleCpu> + '_ {
+    #[inline]
+    pub fn iter(&self) -> CpumaskIter<'_> {
+        CpumaskIter {
+            words: self.words(),
+            next: 0,
+            rest: 0,
+        }
+    }
+}
+
+/// The iterator of [`AtomicCpumask::iter`].
+pub struct CpumaskIter<'a> {
+    /// The words of the mask.
+    words: &'a [Atomic<usize>],
+    /// The index of the word after the one being scanned.
+    next: usize,
+    /// The bits of the word being scanned not yet returned.
+    rest: usize,
+}
+
+impl Iterator for CpumaskIter<'_> {
+    type Item = PossibleCpu;
+
+    #[inline]
+    fn next(&mut self) -> Option<PossibleCpu> {
         let bits = usize::BITS as usize;
-        // The word being scanned, and its bits not yet returned.
-        let mut words = self.words().iter().enumerate();
-        let mut cur: Option<(usize, usize)> = None;
-        core::iter::from_fn(move || loop {
-            let (i, rest) = match cur {
-                Some((i, rest)) if rest != 0 => (i, rest),
-                _ => {
-                    let (i, word) = words.next()?;
-                    cur = Some((i, word.load(Relaxed)));
-                    continue;
-                }
-            };
+        loop {
+            while self.rest == 0 {
+                self.rest = self.words.get(self.next)?.load(Relaxed);
+                self.next += 1;
+            }
             // Take the lowest set bit; the word is not re-read, as
             // `for_each_cpu()` does not re-read a word it is in.
-            cur = Some((i, rest & (rest - 1)));
-            let cpu = i * bits + rest.trailing_zeros() as usize;
+            let bit = self.rest.trailing_zeros() as usize;
+            self.rest &= self.rest - 1;
+            let cpu = (self.next - 1) * bits + bit;
             // Bits at or past `nr_cpu_ids` in the last word are not CPUs.
             let cpu = u32::try_from(cpu).ok().and_then(super::percpu::cpu_id)?;
             if let Some(cpu) = PossibleCpu::new(cpu) {
                 return Some(cpu);
             }
-        })
+        }
     }
 }
 
