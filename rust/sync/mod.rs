@@ -102,11 +102,13 @@ pub mod testing {
 ///
 /// # Invariants
 ///
-/// Interrupts are disabled on the current CPU, with one count of
-/// `local_interrupt_disable()` held by `_token`, for as long as the value
-/// exists, and the current context is not an NMI. The value is not `Send`.
+/// Interrupts are disabled on the current CPU for as long as the value
+/// exists - with one count of `local_interrupt_disable()` held by
+/// `_token`, or, if `_token` is `None`, by the context the value lives in
+/// ([`IrqsOff::assume_disabled`]) - and the current context is not an NMI.
+/// The value is not `Send`.
 pub struct IrqsOff {
-    _token: kernel::interrupt::LocalInterruptDisabled,
+    _token: Option<kernel::interrupt::LocalInterruptDisabled>,
 }
 
 impl IrqsOff {
@@ -120,30 +122,36 @@ impl IrqsOff {
         // INVARIANT: not in NMI (checked), and interrupts are off until the
         // token is dropped.
         Some(Self {
-            _token: kernel::interrupt::local_interrupt_disable(),
+            _token: Some(kernel::interrupt::local_interrupt_disable()),
         })
     }
 
-    /// Disables interrupts as [`IrqsOff::new`] does, without testing for
-    /// NMI context, for callers that cannot be in one (an irq_work callback,
-    /// say): one out-of-line call less on their path.
+    /// A token for a context that has interrupts disabled already, for as
+    /// long as the value can live: the body of a hard-IRQ callback, say.
+    /// It takes no count of `local_interrupt_disable()` (two out-of-line
+    /// calls on the callback's path); nothing that safe code can do in such
+    /// a context enables interrupts, as every guard of the refcounted API
+    /// restores the state it found.
     ///
     /// # Safety
     ///
-    /// The caller is not in NMI context.
+    /// Interrupts are disabled on the current CPU, the context is not an
+    /// NMI, and both stay so until the value is dropped.
     #[inline]
-    pub unsafe fn new_unchecked() -> Self {
-        // INVARIANT: not in NMI (safety requirements), and interrupts are
-        // off until the token is dropped.
-        Self {
-            _token: kernel::interrupt::local_interrupt_disable(),
-        }
+    pub unsafe fn assume_disabled() -> Self {
+        // INVARIANT: by the safety requirements.
+        Self { _token: None }
     }
 
     /// The kernel crate's token, for its APIs that take one.
     #[inline]
     pub fn token(&self) -> &kernel::interrupt::LocalInterruptDisabled {
-        &self._token
+        match &self._token {
+            Some(token) => token,
+            // SAFETY: interrupts are disabled for as long as `self` lives
+            // (type invariant), which bounds the reference.
+            None => unsafe { kernel::interrupt::LocalInterruptDisabled::assume_disabled() },
+        }
     }
 }
 
