@@ -67,7 +67,6 @@ unsafe impl CObject for Sched {
 /// The index of `ops.dispatch()` in `has_op` (`SCX_OP_IDX(dispatch)`).
 const SCX_OPI_DISPATCH: usize = offset_of!(bindings::sched_ext_ops, dispatch) / size_of::<usize>();
 
-/// The fields of `struct scx_sched` these paths read, with their
 /// `scx_has_subs()`: whether any sub-scheduler exists.
 ///
 /// C tests the static key `__scx_has_subs` with `static_branch_unlikely()`;
@@ -83,6 +82,7 @@ fn scx_has_subs() -> bool {
     unsafe { bindings::static_key_count((&raw const bindings::__scx_has_subs.key).cast_mut()) > 0 }
 }
 
+/// The fields of `struct scx_sched` these paths read, with their
 /// protection.
 pub struct SchedFields {
     /// `level`, the depth in the hierarchy of schedulers (0 for the root).

@@ -88,8 +88,8 @@ impl AtomicCpumask {
         // `struct cpumask[1]`; with it, a pointer to an allocated one.
         #[cfg(not(CONFIG_CPUMASK_OFFSTACK))]
         let mask = var.cast::<bindings::cpumask>();
-        // SAFETY: `var` is valid for reads, and allocated, for `'a`.
         #[cfg(CONFIG_CPUMASK_OFFSTACK)]
+        // SAFETY: `var` is valid for reads, and allocated, for `'a`.
         let mask = unsafe { *var };
         // SAFETY: `mask` is the `struct cpumask` that `var` holds, valid for
         // `'a` and changed only atomically meanwhile, as `from_raw` requires.
