@@ -13,17 +13,44 @@
 # each round's median time per call, and Rust/C. Exits non-zero if the
 # guest failed or printed a splat; the figures themselves judge nothing.
 
+#
+# SCX_RS_BENCH_SERIES=none measures the C paths on the same kernel built
+# without patches/: what the series costs when no module is loaded. It
+# builds in a cache of its own (the "unpatched" directory of the cache,
+# sharing the build root and the downloads), loads no module and runs the
+# C rounds only; compare its C figures with those of a plain make bench.
+
 . "$(dirname "$0")/lib.sh"
 
 T0=$(date +%s)
-build_all base
+if [ "${SCX_RS_BENCH_SERIES:-}" = none ] && [ -z "${SCX_RS_BENCH_UNPATCHED:-}" ]; then
+	u=$SCX_CACHE/unpatched
+	mkdir -p "$u/no-patches"
+	: >"$u/no-patches/series"
+	ln -sfn ../root-trixie "$u/root-trixie"
+	ln -sfn ../dl "$u/dl"
+	"$SCX_TOP/scripts/buildroot.sh"
+	exec env SCX_RS_CACHE="$u" SCX_RS_PATCHES="$u/no-patches" SCX_RS_BENCH_UNPATCHED=1 "$0" "$@"
+fi
+if [ -n "${SCX_RS_BENCH_UNPATCHED:-}" ]; then
+	stage "build root" "$SCX_TOP/scripts/buildroot.sh"
+	KOUT=$("$SCX_TOP/scripts/kernel-build.sh" unpatched)
+	KSRC=$(cat "$KOUT/.scx_rs-src")
+	MO=$KOUT/no-modules
+	mkdir -p "$MO"
+	TOOLS=$("$SCX_TOP/scripts/scx-tools.sh" "$KOUT")
+	RUST=0
+else
+	build_all base
+	RUST=1
+fi
 LOG=$MO/console-bench.log
 qrc=0
 # Deterministic: instruction counting, 2 vCPUs (the kicking CPU and the
 # kicked one), see scripts/guest.sh.
 SCX_RS_GUEST_ICOUNT=${SCX_RS_BENCH_ICOUNT-1} SCX_RS_GUEST_CPUS=${SCX_RS_BENCH_CPUS:-2} \
 SCX_RS_MODULES=none SCX_RS_GUEST_RUN=bench SCX_RS_GUEST_TIMEOUT=1800 \
-	SCX_RS_GUEST_APPEND="scxrs_bench_rounds=${SCX_RS_BENCH_ROUNDS:-5} scxrs_bench_pingpong=${SCX_RS_BENCH_PINGPONG:-1}" \
+	SCX_RS_GUEST_APPEND="scxrs_bench_rounds=${SCX_RS_BENCH_ROUNDS:-5} scxrs_bench_pingpong=${SCX_RS_BENCH_PINGPONG:-1} scxrs_bench_rust=$RUST" \
 	stage "boot guest" "$SCX_TOP/scripts/guest.sh" "$KOUT" "$MO" "$LOG" "$TOOLS" || qrc=$?
 log "console: $LOG"
 rc=0
@@ -45,8 +72,13 @@ def spread(v):
 print(f'{"case":<22} {"C ns/call":>10} {"spread":>7} {"Rust ns/call":>13} {"spread":>7} '
       f'{"Rust/C":>7}  rounds')
 for case, by in runs.items():
-    cs, rs = by.get('C', [0]), by.get('Rust', [0])
-    c, r = statistics.median(cs), statistics.median(rs)
+    cs, rs = by.get('C', [0]), by.get('Rust', [])
+    c = statistics.median(cs)
+    if not rs:
+        print(f'{case:<22} {c:>10.1f} {spread(cs):>6.2f}% {"-":>13} {"-":>7} {"-":>7}  '
+              f'{len(cs)}/0')
+        continue
+    r = statistics.median(rs)
     print(f'{case:<22} {c:>10.1f} {spread(cs):>6.2f}% {r:>13.1f} {spread(rs):>6.2f}% '
           f'{r / c if c else 0:>7.3f}  {len(cs)}/{len(rs)}')
 PY

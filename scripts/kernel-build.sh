@@ -7,7 +7,8 @@
 #
 # FLAVOUR "debug" is base.config + debug.config (what make check and make
 # run boot), "base" is base.config alone (make bench), "kasan" is debug
-# plus kasan.config (make stress). Extra fragments can
+# plus kasan.config (make stress), "unpatched" base.config without the
+# series' own options (for a tree without the series). Extra fragments can
 # be added with SCX_RS_EXTRA_CONFIG (a space-separated list of files; the
 # rig's self-checks use it).
 #
@@ -23,7 +24,13 @@ case $FLAVOUR in
 debug) FRAGS=("$SCX_TOP/configs/base.config" "$SCX_TOP/configs/debug.config") ;;
 base) FRAGS=("$SCX_TOP/configs/base.config") ;;
 kasan) FRAGS=("$SCX_TOP/configs/base.config" "$SCX_TOP/configs/debug.config" "$SCX_TOP/configs/kasan.config") ;;
-*) die "unknown kernel flavour '$FLAVOUR' (debug, base or kasan)" ;;
+unpatched)
+	# base.config without the options the series adds, for a tree built
+	# without it (make bench with SCX_RS_BENCH_SERIES=none).
+	sed '/^CONFIG_SCHED_CLASS_EXT_IMPL/d' "$SCX_TOP/configs/base.config" >"$SCX_CACHE/base-unpatched.config"
+	FRAGS=("$SCX_CACHE/base-unpatched.config")
+	;;
+*) die "unknown kernel flavour '$FLAVOUR' (debug, base, kasan or unpatched)" ;;
 esac
 for f in ${SCX_RS_EXTRA_CONFIG:-}; do
 	FRAGS+=("$(realpath "$f")")
@@ -81,6 +88,7 @@ configure() {
 	for f in "${FRAGS[@]}"; do
 		case $f in
 		"$SCX_TOP"/*) rfrags+=("/scx_rs/${f#"$SCX_TOP"/}") ;;
+		"$SCX_CACHE"/*) rfrags+=("/cache/${f#"$SCX_CACHE"/}") ;;
 		*) rfrags+=("/frags/${f##*/}") ;;
 		esac
 	done
