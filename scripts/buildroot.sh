@@ -54,6 +54,7 @@ EOS
 	# the host's certificate authorities (the host reaches the registry).
 	in_root -b "$(dirname "$(realpath "$HOST_CA")")":/tmp/host-ca "export CARGO_HOME=/tmp/cargo
 		export CARGO_HTTP_CAINFO=/tmp/host-ca/$(basename "$(realpath "$HOST_CA")")
+		export CARGO_NET_RETRY=5
 		cargo install -q --locked --root /usr/local bindgen-cli --version $BINDGEN_VERSION" \
 		>"$SCX_CACHE/bindgen.log" 2>&1 ||
 		{ tail -30 "$SCX_CACHE/bindgen.log"; die "bindgen build failed (log: $SCX_CACHE/bindgen.log)"; }
