@@ -68,15 +68,19 @@ boot() {
 	grep -a 'scx_rs: unloaded' "$log" | tail -1 | sed 's/^\[ *[0-9.]*\] /    /' >&2 || true
 }
 
+# Schedulers take minutes to load under KASAN and TCG (scx_qmap's
+# sub-scheduler: 103 s on 2026-12-02, past make check's 60 s wait).
+WAIT=scxrs_wait=60
+[ "$FLAVOUR" != kasan ] || WAIT=scxrs_wait=300
 for b in ${SCX_RS_STRESS_BOOTS:-memcheck stress}; do
 	case $b in
 	memcheck)
 		boot memcheck "impl_busy,impl_churn,selftests,qmap,central,kmemleak" \
-			"scxrs_kmemleak_end=1"
+			"scxrs_kmemleak_end=1 $WAIT"
 		;;
 	stress)
 		boot stress "churn_sched,hotplug_kicks,failinject,soak,kmemleak" \
-			"scxrs_kmemleak_end=1 scxrs_soak_secs=${SCX_RS_SOAK_SECS:-600}"
+			"scxrs_kmemleak_end=1 scxrs_soak_secs=${SCX_RS_SOAK_SECS:-600} $WAIT"
 		;;
 	*) die "unknown boot '$b' in SCX_RS_STRESS_BOOTS (memcheck, stress)" ;;
 	esac
