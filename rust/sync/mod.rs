@@ -137,6 +137,14 @@ impl IrqsOff {
     ///
     /// Interrupts are disabled on the current CPU, the context is not an
     /// NMI, and both stay so until the value is dropped.
+    ///
+    /// Safe code cannot make one where interrupts may be on:
+    ///
+    /// ```compile_fail,E0133
+    /// use scx_rs::sync::IrqsOff;
+    ///
+    /// let _irqs_off = IrqsOff::assume_disabled();
+    /// ```
     #[inline]
     pub unsafe fn assume_disabled() -> Self {
         // INVARIANT: by the safety requirements.

@@ -959,6 +959,10 @@ mod tests {
         }
         assert!(checked >= num_possible_cpus());
         assert!(PossibleCpu::from_i32(-1).is_none());
+        assert!(PossibleCpu::from_i32(i32::MIN).is_none());
+        assert!(PossibleCpu::from_i32(i32::MAX).is_none());
+        assert!(PossibleCpu::from_u32(u32::MAX).is_none());
+        assert!(PossibleCpu::from_u32(nr_cpu_ids()).is_none());
         assert!(PossibleCpu::from_u32(checked).is_none());
         let g = PreemptGuard::new();
         assert_eq!(PossibleCpu::current(&g).id(), CpuId::current());

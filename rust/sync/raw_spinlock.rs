@@ -374,6 +374,22 @@ mod tests {
     }
 
     #[test]
+    fn assumed_irqs_off_survives_nested_guards() {
+        let outer = crate::sync::IrqsOff::new().expect("not in NMI");
+        // SAFETY: `outer` keeps interrupts off, not in NMI, until after
+        // `assumed` is dropped.
+        let assumed = unsafe { crate::sync::IrqsOff::assume_disabled() };
+        // A refcounted guard made and dropped meanwhile restores what it
+        // found: interrupts stay off under `assumed`.
+        drop(crate::sync::IrqsOff::new().expect("not in NMI"));
+        assert!(irqs_disabled());
+        drop(assumed);
+        assert!(irqs_disabled());
+        drop(outer);
+        assert!(!irqs_disabled());
+    }
+
+    #[test]
     fn lock_guards_data() -> Result {
         let t = two()?;
         {
