@@ -9,9 +9,48 @@
 
 ROOT=$(buildroot_dir)
 PKGS=$(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$SCX_TOP/scripts/buildroot.packages" | tr '\n' ' ')
+# Linux 7.3 with libclang 22 needs bindgen 0.72.1 or later: 0.71.1,
+# trixie's, turns most kernel structs into opaque blobs (LLVM 22 made
+# clang_getTypeDeclaration() return the forward declaration).
 BINDGEN_VERSION=0.72.1
+BINDGEN_SUITE=forky
 HOST_CA=${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt}
-WANT=$(key "$SCX_TOP/scripts/buildroot.packages" "bindgen-cli $BINDGEN_VERSION")
+WANT=$(key "$SCX_TOP/scripts/buildroot.packages" "$SCX_TOP/scripts/buildroot.sh")
+
+# bindgen >= $BINDGEN_VERSION in /usr/local/bin. Debian's next release
+# has it: its binary needs only glibc 2.39 (trixie has 2.41) and loads
+# libclang at run time (LIBCLANG_PATH, see lib.sh), so the binary is taken
+# out of that package, fetched and verified by apt from an index pinned so
+# that nothing else of that suite is ever installed. If that suite no
+# longer carries a usable one, bindgen-cli is built with cargo instead,
+# pinned by its own lock file (about two minutes here).
+install_bindgen() {
+	if in_root "set -e
+		rm -rf /tmp/bindgen && mkdir /tmp/bindgen && cd /tmp/bindgen
+		apt-get download -q -o APT::Sandbox::User=root bindgen/$BINDGEN_SUITE
+		dpkg-deb -x bindgen_*.deb x
+		x/usr/bin/bindgen --version
+		install -m 0755 x/usr/bin/bindgen /usr/local/bin/bindgen
+		rm -rf /tmp/bindgen" >"$SCX_CACHE/bindgen.log" 2>&1 && bindgen_ok; then
+		return
+	fi
+	log "no usable bindgen in $BINDGEN_SUITE (log: $SCX_CACHE/bindgen.log); building bindgen-cli $BINDGEN_VERSION"
+	in_root -b "$(dirname "$(realpath "$HOST_CA")")":/tmp/host-ca "set -e
+		export DEBIAN_FRONTEND=noninteractive CARGO_HOME=/tmp/cargo
+		apt-get install -y -q --no-install-recommends -t trixie-backports cargo
+		export CARGO_HTTP_CAINFO=/tmp/host-ca/$(basename "$(realpath "$HOST_CA")")
+		export CARGO_NET_RETRY=5
+		cargo install -q --locked --root /usr/local bindgen-cli --version $BINDGEN_VERSION" \
+		>>"$SCX_CACHE/bindgen.log" 2>&1 && bindgen_ok ||
+		{ tail -30 "$SCX_CACHE/bindgen.log"; die "bindgen build failed (log: $SCX_CACHE/bindgen.log)"; }
+}
+
+# /usr/local/bin/bindgen runs and is at least $BINDGEN_VERSION.
+bindgen_ok() {
+	local v
+	v=$(in_root '/usr/local/bin/bindgen --version' 2>/dev/null | awk '{ print $2 }')
+	[ -n "$v" ] && [ "$(printf '%s\n%s\n' "$BINDGEN_VERSION" "$v" | sort -V | head -1)" = "$BINDGEN_VERSION" ]
+}
 
 bootstrap() {
 	command -v debootstrap >/dev/null || {
@@ -35,6 +74,21 @@ URIs: $m
 Suites: trixie trixie-updates trixie-backports
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+# Only for bindgen (install_bindgen), pinned never to install. A testing
+# suite's Release is valid for a week; a mirror may serve it older than
+# that. The signature is still checked.
+Types: deb
+URIs: $m
+Suites: $BINDGEN_SUITE
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+Check-Valid-Until: no
+EOS
+	cat >"$ROOT/etc/apt/preferences.d/scx-rs-$BINDGEN_SUITE" <<EOS
+Package: *
+Pin: release n=$BINDGEN_SUITE
+Pin-Priority: -1
 EOS
 	# Keep the root small: no documentation, no recommends.
 	cat >"$ROOT/etc/dpkg/dpkg.cfg.d/01-scx-rs-nodoc" <<EOS
@@ -47,17 +101,7 @@ EOS
 		apt-get install -y -q --no-install-recommends -t trixie-backports $PKGS" \
 		>"$SCX_CACHE/apt.log" 2>&1 ||
 		{ tail -30 "$SCX_CACHE/apt.log"; die "package install failed (log: $SCX_CACHE/apt.log)"; }
-	# Linux 7.3 with libclang 22 needs bindgen 0.72.1 or later: 0.71.1,
-	# trixie's, turns most kernel structs into opaque blobs (LLVM 22 made
-	# clang_getTypeDeclaration() return the forward declaration). It is
-	# built with the root's cargo, pinned by its own lock file, trusting
-	# the host's certificate authorities (the host reaches the registry).
-	in_root -b "$(dirname "$(realpath "$HOST_CA")")":/tmp/host-ca "export CARGO_HOME=/tmp/cargo
-		export CARGO_HTTP_CAINFO=/tmp/host-ca/$(basename "$(realpath "$HOST_CA")")
-		export CARGO_NET_RETRY=5
-		cargo install -q --locked --root /usr/local bindgen-cli --version $BINDGEN_VERSION" \
-		>"$SCX_CACHE/bindgen.log" 2>&1 ||
-		{ tail -30 "$SCX_CACHE/bindgen.log"; die "bindgen build failed (log: $SCX_CACHE/bindgen.log)"; }
+	install_bindgen
 	# clang-22 and friends only install versioned names; the kernel is
 	# built with LLVM=-22 so nothing more is needed.
 	in_root 'ln -sf /usr/bin/python3 /usr/local/bin/python'

@@ -88,10 +88,14 @@ if [ "$rc" = 0 ] && grep -qE '^(warning|error)' "$MO/build.log"; then
 fi
 result "module build ${MAKEARGS[*]}" "$rc"
 
+# The compile_fail examples (one rustc at a time) run beside the build of
+# the selftests and schedulers; their log is shown when both are done.
+CF_PID=
 if [ -z "$QUICK$BASELINE" ]; then
-	rc=0
-	stage "compile_fail examples" "$SCX_TOP/scripts/compile-fail.sh" "$KOUT" || rc=$?
-	result "compile_fail examples" "$rc"
+	CF_LOG=$(mktemp)
+	trap 'rm -f "$RESULTS" "$CF_LOG"' EXIT
+	stage "compile_fail examples" "$SCX_TOP/scripts/compile-fail.sh" "$KOUT" >"$CF_LOG" 2>&1 &
+	CF_PID=$!
 fi
 
 TOOLS=
@@ -99,6 +103,14 @@ if [ -z "$QUICK" ]; then
 	rc=0
 	TOOLS=$("$SCX_TOP/scripts/scx-tools.sh" "$KOUT") || rc=$?
 	result "sched_ext selftests and schedulers build" "$rc"
+fi
+if [ -n "$CF_PID" ]; then
+	rc=0
+	wait "$CF_PID" || rc=$?
+	cat "$CF_LOG" >&2
+	result "compile_fail examples" "$rc"
+fi
+if [ -z "$QUICK" ]; then
 	export SCX_RS_GUEST_RUN=${SCX_RS_GUEST_RUN:-impl_busy,impl_churn,selftests,qmap,central}
 	export SCX_RS_GUEST_TIMEOUT=${SCX_RS_GUEST_TIMEOUT:-1800}
 fi
