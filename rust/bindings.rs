@@ -125,6 +125,21 @@ extern "C" {
     pub(crate) static runqueues: rq;
     pub(crate) static ext_sched_class: sched_class;
     pub(crate) static __scx_has_subs: static_key_false;
+    /// Per-CPU, as `runqueues`: a template of this CPU's pointer, read with
+    /// `this_cpu_ptr()`.
+    pub(crate) static scx_kick_syncs: *mut sched::scx_kick_syncs;
+}
+
+// What C calls out of line on the kick path, exported by patch 0004 to
+// this module as it is (its prototypes are in kernel/sched/sched.h, whose
+// functions rust/ext/bindgen_parameters leaves out; rust/ext/layout.c checks
+// these declarations).
+#[cfg(not(scx_rs_sample))]
+#[expect(improper_ctypes)]
+extern "C" {
+    pub(crate) fn raw_spin_rq_lock_nested(rq: *mut rq, subclass: c_int);
+    pub(crate) fn raw_spin_rq_trylock(rq: *mut rq) -> bool;
+    pub(crate) fn resched_curr(rq: *mut rq);
 }
 // Declared, opaque, in kernel::bindings too (public headers name them).
 #[cfg(not(scx_rs_sample))]

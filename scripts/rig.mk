@@ -8,6 +8,6 @@
 rig_cfgs := scx_rs_rig_fail_kunit scx_rs_rig_warn
 rustflags-y += $(foreach c,$(filter $(SCX_RS_RIG),$(rig_cfgs)),--cfg $(c))
 
-# scripts/compile-fail.sh: compile one compile_fail example in (its cfg, see
+# scripts/compile-fail.sh: compile compile_fail examples in (their cfgs, see
 # scripts/doctests.py). The build must then fail.
-rustflags-y += $(if $(SCX_RS_COMPILE_FAIL),--cfg $(SCX_RS_COMPILE_FAIL))
+rustflags-y += $(foreach c,$(SCX_RS_COMPILE_FAIL),--cfg $(c))

@@ -45,12 +45,16 @@ fn can_skip_idle_kick(rq: &RqGuard<'_>) -> bool {
 pub(crate) fn kick_cpu(sch: &Sched, cpu: PossibleCpu, flags: u64) {
     // The per-CPU kick list is guarded only by disabling IRQs, which does
     // not mask NMIs, so kicking from NMI could corrupt it and is unsupported.
-    let Some(irqs_off) = IrqsOff::new() else {
+    if IrqsOff::with(|irqs_off| record_kick(sch, cpu, flags, irqs_off)).is_none() {
         sch.error(format_args!("scx_bpf_kick_cpu() called from NMI"));
-        return;
-    };
-    let this_rq = Rq::this(&irqs_off);
-    let pcpu = sch.pcpu().this_cpu(&irqs_off);
+    }
+}
+
+/// The body of `scx_kick_cpu()`, with interrupts disabled.
+#[inline(always)]
+fn record_kick(sch: &Sched, cpu: PossibleCpu, flags: u64, irqs_off: &IrqsOff) {
+    let this_rq = Rq::this(irqs_off);
+    let pcpu = sch.pcpu().this_cpu(irqs_off);
 
     // While bypassing for PM ops, IRQ handling may not be online which can
     // lead to irq_work_queue() malfunction such as infinite busy wait for
@@ -65,7 +69,7 @@ pub(crate) fn kick_cpu(sch: &Sched, cpu: PossibleCpu, flags: u64) {
                 "PREEMPT/WAIT cannot be used with SCX_KICK_IDLE"
             ));
         }
-        if let Some(guard) = Rq::of(cpu).try_lock(&irqs_off) {
+        if let Some(guard) = Rq::of(cpu).try_lock(irqs_off) {
             if can_skip_idle_kick(&guard) {
                 return;
             }
@@ -164,7 +168,7 @@ fn kick_one_cpu_if_idle(cpu: PossibleCpu, pcpu: &SchedPcpu, this_rq: &ThisRq<'_>
 /// scheduler recorded on this CPU.
 pub(crate) fn kick_cpus(ctx: &KickIrqWork) {
     let this_rq = ctx.this_rq();
-    let to_kick = ctx.sched_pcpus_to_kick();
+    let to_kick = ctx.sched_pcpus_to_kick(&this_rq);
 
     // Can race with free_kick_syncs() during scheduler disable. Unlike C,
     // unlink what is pending all the same: kicks are suppressed then (every

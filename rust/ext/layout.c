@@ -20,6 +20,15 @@
 static_assert(__same_type(&runqueues, struct rq *));
 static_assert(__same_type(&ext_sched_class, const struct sched_class *));
 static_assert(__same_type(&__scx_has_subs, struct static_key_false *));
+static_assert(__same_type(&scx_kick_syncs, struct scx_kick_syncs **));
+
+/* and these functions */
+static_assert(__same_type(&raw_spin_rq_lock_nested, void (*)(struct rq *, int)));
+static_assert(__same_type(&raw_spin_rq_trylock, bool (*)(struct rq *)));
+static_assert(__same_type(&resched_curr, void (*)(struct rq *)));
+
+/* rust/sync/mod.rs: HARDIRQ_DISABLE_MASK */
+static_assert(HARDIRQ_DISABLE_MASK == 0x00ff0000);
 
 struct scx_rs_layout {
 	const char *name;

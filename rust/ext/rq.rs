@@ -141,10 +141,12 @@ impl Rq {
     /// to the kick irq_work for that reason.
     #[inline]
     pub fn lock<'a>(&'a self, irqs_off: &'a IrqsOff) -> RqGuard<'a> {
-        // SAFETY: IRQs are disabled for the lifetime of the guard
-        // (`irqs_off` outlives it), as the rq lock requires; the guard
-        // releases the lock exactly once, in `drop`.
-        unsafe { bindings::scx_impl_rq_lock(self.as_raw()) };
+        // SAFETY: `raw_spin_rq_lock_nested()` takes the lock of a live
+        // runqueue, the core's under core scheduling, with subclass 0 as
+        // `raw_spin_rq_lock()`. IRQs are disabled for the lifetime of the
+        // guard (`irqs_off` outlives it), as the rq lock requires; the
+        // guard releases the lock exactly once, in `drop`.
+        unsafe { bindings::raw_spin_rq_lock_nested(self.as_raw(), 0) };
         // INVARIANT: the lock was just taken.
         RqGuard::new(self, irqs_off)
     }
@@ -153,7 +155,7 @@ impl Rq {
     #[inline]
     pub fn try_lock<'a>(&'a self, irqs_off: &'a IrqsOff) -> Option<RqGuard<'a>> {
         // SAFETY: as in `lock`; if this fails, nothing was taken.
-        if unsafe { bindings::scx_impl_rq_trylock(self.as_raw()) } {
+        if unsafe { bindings::raw_spin_rq_trylock(self.as_raw()) } {
             // INVARIANT: the lock was just taken.
             Some(RqGuard::new(self, irqs_off))
         } else {
@@ -436,7 +438,7 @@ pub unsafe trait RqLockHolder {
     fn resched_curr(&self) {
         // SAFETY: `resched_curr()` requires the rq lock, held
         // (`RqLockHolder`).
-        unsafe { bindings::scx_impl_resched_curr(self.locked_rq().as_raw()) }
+        unsafe { bindings::resched_curr(self.locked_rq().as_raw()) }
     }
 
     /// The runqueue's current task (`rq->curr`).
@@ -673,9 +675,22 @@ unsafe impl RqLockHolder for RqGuard<'_> {
 impl Drop for RqGuard<'_> {
     #[inline]
     fn drop(&mut self) {
+        // Without core scheduling, the lock is the runqueue's own
+        // (`rq_lockp()`) and `scx_rq_lock_drop()` only asserts it held: the
+        // release is `raw_spin_unlock(&rq->__lock)`, inline as in C.
+        #[cfg(not(CONFIG_SCHED_CORE))]
+        // SAFETY: by the type invariant this context holds the lock,
+        // `rq->__lock` (see above), with IRQs disabled; this is its one
+        // release.
+        unsafe {
+            bindings::raw_spin_unlock(&raw mut (*self.rq.as_raw()).__lock)
+        }
         // SAFETY: by the type invariant this context holds the lock, with
         // IRQs disabled; this is its one release.
-        unsafe { bindings::scx_impl_rq_unlock(self.rq.as_raw()) }
+        #[cfg(CONFIG_SCHED_CORE)]
+        unsafe {
+            bindings::scx_impl_rq_unlock(self.rq.as_raw())
+        }
     }
 }
 
@@ -777,29 +792,35 @@ impl KickIrqWork {
     }
 
     /// This CPU's list of schedulers with kicks pending, to carry out and
-    /// unlink (`rq->scx.sched_pcpus_to_kick`).
+    /// unlink (`rq->scx.sched_pcpus_to_kick`), from this CPU's runqueue
+    /// (any [`ThisRq`] is).
     #[inline]
-    pub fn sched_pcpus_to_kick(&self) -> CpuList<'_, SchedPcpu> {
-        self.this_rq().sched_pcpus_to_kick()
+    pub fn sched_pcpus_to_kick<'b>(&self, this_rq: &ThisRq<'b>) -> CpuList<'b, SchedPcpu> {
+        this_rq.sched_pcpus_to_kick()
     }
 
     /// This CPU's `SCX_KICK_WAIT` sequence array, or `None` while a scheduler
     /// is being disabled (this can race with `free_kick_syncs()`).
     #[inline]
     pub fn kick_syncs(&self) -> Option<KickSyncs<'_>> {
-        // SAFETY: `scx_impl_kick_syncs()` reads a per-CPU pointer, which
-        // needs preemption disabled, and dereferences it with
-        // `rcu_dereference_bh()`, which needs an RCU-bh reader: interrupts
-        // disabled is both. A non-null array has `nr_cpu_ids` entries;
-        // `free_kick_syncs()` syncs this CPU's kick irq_work before it
-        // replaces the array and frees it after a grace period, so it lives
-        // while this callback (`'_`) runs. Every other access to it is on
-        // this CPU; `Atomic<c_ulong>` has the layout of `c_ulong`.
+        // SAFETY: this CPU's `scx_kick_syncs` is read as
+        // `__this_cpu_read()` does, with preemption disabled (interrupts
+        // are), and volatile as `rcu_dereference_bh()` reads it, whose
+        // RCU-bh reader interrupts disabled is too. The pointer is written
+        // only with `rcu_assign_pointer()` of an array allocated with
+        // `nr_cpu_ids` entries, or NULL. `free_kick_syncs()` syncs this
+        // CPU's kick irq_work before it replaces the array and frees it
+        // after a grace period, so it lives while this callback (`'_`)
+        // runs. Every other access to it is on this CPU; `Atomic<c_ulong>`
+        // has the layout of `c_ulong`.
         let syncs = unsafe {
-            let syncs = bindings::scx_impl_kick_syncs();
-            (!syncs.is_null()).then(|| {
+            let this =
+                bindings::this_cpu_ptr((&raw const bindings::scx_kick_syncs).cast_mut().cast())
+                    .cast::<*mut bindings::scx_kick_syncs>();
+            let ks = this.read_volatile();
+            (!ks.is_null()).then(|| {
                 core::slice::from_raw_parts(
-                    syncs.cast::<Atomic<c_ulong>>(),
+                    (&raw const (*ks).syncs).cast::<Atomic<c_ulong>>(),
                     kernel::cpu::nr_cpu_ids() as usize,
                 )
             })

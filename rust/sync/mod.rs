@@ -151,6 +151,85 @@ impl IrqsOff {
         Self { _token: None }
     }
 
+    /// Runs `f` with interrupts disabled (`local_irq_save()` and
+    /// `local_irq_restore()` around it), as C code does for a short
+    /// section; `None`, and `f` is not run, in NMI context.
+    ///
+    /// This is the cheap form of [`IrqsOff::new`] for a section that
+    /// starts and ends in one function. It takes no count of the
+    /// refcounted `local_interrupt_disable()` when none is held: the count
+    /// is what makes a refcounted guard safe to drop in any order, and
+    /// for modules each step of it is an out-of-line call. What it relies
+    /// on instead:
+    ///
+    /// - With no count held when `f` starts, no guard of the refcounted
+    ///   API exists outside `f` that `f` could drop and so enable
+    ///   interrupts early: every guard made inside saves the state it finds
+    ///   (off) and restores it. With a count held, `f` runs under a count
+    ///   of its own ([`IrqsOff::new`]), as if that guard were nested.
+    /// - `f` gets the token by reference, for its own duration only: the
+    ///   restore cannot run while the token exists.
+    /// - A guard made in `f` that outlives it (returned, or forgotten)
+    ///   holds a count when `f` returns. Interrupts are then left off, the
+    ///   state that guard restores when dropped, with a warning: what
+    ///   forgetting a refcounted guard does anyway, and not unsound.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use scx_rs::sync::{irqs_disabled, IrqsOff};
+    ///
+    /// let was = irqs_disabled();
+    /// let r = IrqsOff::with(|irqs_off| {
+    ///     assert!(irqs_disabled());
+    ///     // A refcounted guard made and dropped inside leaves them off.
+    ///     drop(IrqsOff::new().expect("not in NMI"));
+    ///     assert!(irqs_disabled());
+    ///     let _ = irqs_off.token();
+    ///     7
+    /// });
+    /// assert_eq!(r, Some(7));
+    /// assert_eq!(irqs_disabled(), was);
+    /// ```
+    ///
+    /// The token cannot leave `f`:
+    ///
+    /// ```compile_fail,E0521
+    /// use scx_rs::sync::IrqsOff;
+    ///
+    /// let mut leaked = None;
+    /// IrqsOff::with(|irqs_off| leaked = Some(irqs_off));
+    /// ```
+    #[inline]
+    pub fn with<R>(f: impl FnOnce(&IrqsOff) -> R) -> Option<R> {
+        if in_nmi() {
+            return None;
+        }
+        if hardirq_disable_count() != 0 {
+            // A refcounted count is held, by a guard `f` may own: nest.
+            let irqs_off = Self::new()?;
+            return Some(f(&irqs_off));
+        }
+        // SAFETY: `local_irq_save()` may be called in any context.
+        let flags = unsafe { crate::bindings::local_irq_save() };
+        // INVARIANT: interrupts are off now, and not in NMI (checked above).
+        // They stay off until the restore below, which runs after `f` and
+        // the token are done: nothing `f` can do enables them, see above.
+        let irqs_off = Self { _token: None };
+        let r = f(&irqs_off);
+        drop(irqs_off);
+        if hardirq_disable_count() == 0 {
+            // SAFETY: `flags` is what `local_irq_save()` returned above, on
+            // this CPU (interrupts have stayed off since, so the task has
+            // not moved), and no refcounted count is held that relies on
+            // interrupts being off.
+            unsafe { crate::bindings::local_irq_restore(flags) };
+        } else {
+            kernel::warn_on!(true);
+        }
+        Some(r)
+    }
+
     /// The kernel crate's token, for its APIs that take one.
     #[inline]
     pub fn token(&self) -> &kernel::interrupt::LocalInterruptDisabled {
@@ -168,6 +247,19 @@ pub fn cpu_online(cpu: kernel::cpu::CpuId) -> bool {
     // SAFETY: `cpu_online()` only reads `cpu_online_mask`; `cpu` is below
     // `nr_cpu_ids`.
     unsafe { crate::bindings::cpu_online(cpu.as_u32()) }
+}
+
+/// `HARDIRQ_DISABLE_MASK` of `<linux/preempt.h>` (checked by layout.c).
+const HARDIRQ_DISABLE_MASK: u32 = 0x00ff_0000;
+
+/// The count of `local_interrupt_disable()` held on this CPU (the
+/// `HARDIRQ_DISABLE` bits of the preempt count), shifted or not: only
+/// whether it is zero is used.
+#[inline]
+fn hardirq_disable_count() -> u32 {
+    // SAFETY: `preempt_count()` reads this CPU's preempt count, which any
+    // context may read; interrupts restore the count they change.
+    (unsafe { crate::bindings::preempt_count() } as u32) & HARDIRQ_DISABLE_MASK
 }
 
 /// Whether the current context is an NMI (`in_nmi()`).
