@@ -72,7 +72,7 @@ struct diff_cmask {
 	struct scx_cmask mask;
 	u64 words[CMASK_NR_WORDS(DIFF_MAX_CIDS)];
 };
-struct diff_cmask __arena grant;
+static struct diff_cmask __arena grant;
 s32 __arena grant_err;
 /* the child's ops.dispatch() calls */
 u64 __arena nr_child_dispatch;
@@ -93,8 +93,8 @@ UEI_DEFINE(uei_root);
 UEI_DEFINE(uei_child);
 UEI_DEFINE(uei_grand);
 
-/* the counters before and after a case */
-struct scx_event_stats ev0, ev1;
+/* the counters before and after a case (static: not in the skeleton) */
+static struct scx_event_stats ev0, ev1;
 
 static __always_inline void ev_read(struct scx_event_stats *e, s64 *out)
 {

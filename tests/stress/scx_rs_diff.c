@@ -249,7 +249,7 @@ static void append(char *line, const char *fmt, ...)
 static void append_exit(char *line, const char *who,
 			const struct user_exit_info *uei)
 {
-	if (uei->kind == EXIT_KIND(SCX_EXIT_NONE))
+	if (!uei->kind)	/* SCX_EXIT_NONE */
 		return;
 	append(line, " %s-exit=%d:%lld:\"%s\":\"%s\"", who, uei->kind,
 	       (long long)uei->exit_code, uei->reason, uei->msg);
@@ -441,11 +441,6 @@ static struct diff_case *add(enum diff_op op, enum caller caller, __u64 a,
 	c->a = a;
 	c->b = b;
 	return c;
-}
-
-static bool valid_cpu(__s64 cpu)
-{
-	return cpu >= 0 && cpu < nr_cpus;
 }
 
 static void gen_kicks(void)
