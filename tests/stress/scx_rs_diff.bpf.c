@@ -76,6 +76,11 @@ static struct diff_cmask __arena grant;
 s32 __arena grant_err;
 /* the child's ops.dispatch() calls */
 u64 __arena nr_child_dispatch;
+/*
+ * The grandchild's ops.exit() calls: every cid-form scheduler's programs
+ * must use the arena.
+ */
+u64 __arena nr_grand_exit;
 
 const volatile u64 child_cgid;
 const volatile s32 denied_cpu;
@@ -211,6 +216,7 @@ void BPF_STRUCT_OPS(diff_child_exit, struct scx_exit_info *ei)
 
 void BPF_STRUCT_OPS(diff_grand_exit, struct scx_exit_info *ei)
 {
+	nr_grand_exit++;
 	UEI_RECORD(uei_grand, ei);
 }
 
