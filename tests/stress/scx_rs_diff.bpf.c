@@ -132,7 +132,15 @@ static __always_inline int run_case(struct diff_args *args)
 		/* destroy, then again: the second finds nothing */
 		scx_bpf_destroy_dsq(id);
 		scx_bpf_destroy_dsq(id);
-		args->ret[3] = scx_bpf_dsq_nr_queued(id);
+		/*
+		 * Gone: -ENOENT. Not for a local-on id, which names a CPU (or a
+		 * cid) that the C code validates, exiting the scheduler if it is
+		 * not one: that is not a DSQ of scx_rs's.
+		 */
+		if ((id & SCX_DSQ_LOCAL_ON) != SCX_DSQ_LOCAL_ON)
+			args->ret[3] = scx_bpf_dsq_nr_queued(id);
+		else
+			args->ret[3] = 1;
 		break;
 	case DIFF_EVENTS:
 		bpf_for(i, 0, NR_EV)
