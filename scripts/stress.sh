@@ -13,7 +13,9 @@
 # 1. memory checkers: make check's whole guest run (impl_busy, impl_churn,
 #    the sched_ext selftests, scx_qmap with a sub-scheduler, scx_central),
 #    then kmemleak scans with the modules loaded and after they are gone;
-# 2. stress: churn_sched (100 insmod/rmmod cycles of scx_rs with
+# 2. stress: diff (scx_rs_diff's few thousand generated kfunc cases with
+#    the C paths and with the Rust paths: the records must be the same),
+#    churn_sched (100 insmod/rmmod cycles of scx_rs with
 #    schedulers and DSQ-creating syscall programs; per-CPU and slab memory
 #    before and after), hotplug_kicks (CPUs offline and online under a
 #    scheduler kicking with every flag), failinject (allocation failures
@@ -63,7 +65,7 @@ boot() {
 	SKIP=$((SKIP + s))
 	[ "$f" = 0 ] || FAILED+=("$name ($f)")
 	# The figures of the run.
-	grep -aE 'scx_rs-guest: (churn_sched|hotplug_kicks|failinject|soak|kmemleak|impl_churn|FAIL)|scx_rs_kicker:|scx_rs-churn|scx_rs-events .*(root|sub/[^ ]*)/events: SCX_EV_(SUB_|SLICE|BYPASS)' \
+	grep -aE 'scx_rs-guest: (diff|churn_sched|hotplug_kicks|failinject|soak|kmemleak|impl_churn|FAIL)|scx_rs-diff (C|Rust):|scx_rs_kicker:|scx_rs-churn|scx_rs-events .*(root|sub/[^ ]*)/events: SCX_EV_(SUB_|SLICE|BYPASS)' \
 		"$log" | sed 's/^\[ *[0-9.]*\] /    /' >&2 || true
 	grep -a 'scx_rs: unloaded' "$log" | tail -1 | sed 's/^\[ *[0-9.]*\] /    /' >&2 || true
 }
@@ -71,7 +73,7 @@ boot() {
 # Schedulers take minutes to load under KASAN and TCG (scx_qmap's
 # sub-scheduler: 103 s on 2026-12-02, past make check's 60 s wait).
 WAIT=scxrs_wait=60
-[ "$FLAVOUR" != kasan ] || WAIT=scxrs_wait=300
+[ "$FLAVOUR" != kasan ] || WAIT="scxrs_wait=300 scxrs_diff_settle_ms=500"
 for b in ${SCX_RS_STRESS_BOOTS:-memcheck stress}; do
 	case $b in
 	memcheck)
@@ -79,7 +81,7 @@ for b in ${SCX_RS_STRESS_BOOTS:-memcheck stress}; do
 			"scxrs_kmemleak_end=1 $WAIT"
 		;;
 	stress)
-		boot stress "churn_sched,hotplug_kicks,failinject,soak,kmemleak" \
+		boot stress "diff,churn_sched,hotplug_kicks,failinject,soak,kmemleak" \
 			"scxrs_kmemleak_end=1 scxrs_soak_secs=${SCX_RS_SOAK_SECS:-600} $WAIT"
 		;;
 	*) die "unknown boot '$b' in SCX_RS_STRESS_BOOTS (memcheck, stress)" ;;

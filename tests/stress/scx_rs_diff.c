@@ -27,6 +27,13 @@
  * the case that caused it. Cases expected to exit run alone to begin with;
  * that is only a schedule, the records do not depend on it.
  *
+ * What a kick does on its target depends on what the target runs: nothing
+ * if a task of a higher class, no "if idle" kick if it is busy. The driver
+ * keeps the other CPUs idle (it runs on CPU 0, and waits the settle time
+ * after loading its schedulers), so that the records repeat; a stray task
+ * on a target CPU at the wrong moment can still change one kick's events,
+ * which a rerun tells apart from a real difference.
+ *
  * The cgroups (/sys/fs/cgroup/scx_rs_diff, its child "grand", and the
  * sibling scx_rs_diff_empty) are created if missing and left in place, so
  * that both runs see the same cgroup ids; the caller removes them.
@@ -187,6 +194,12 @@ static void world_up(struct world *w)
 	SCX_BUG_ON(skel->arena->grant_err,
 		   "The root failed to grant the child its caps (%d)",
 		   skel->arena->grant_err);
+	/*
+	 * Let the CPUs go idle again after the enable: a kick's events depend
+	 * on what its target runs (a task of a higher class is not kickable,
+	 * a busy CPU is not kicked "if idle").
+	 */
+	usleep(settle_ms * 1000);
 	nr_loads++;
 }
 
