@@ -147,6 +147,10 @@ def main():
         # through scx_error() as the C code makes it; the root may not.
         if scenario == 'failinject' and 'sub-scheduler' in line:
             pass
+        # scx_rs_diff provokes error exits of its own schedulers on
+        # purpose, and compares them between C and Rust itself.
+        elif scenario == 'diff' and '"scx_rs_diff_' in line:
+            pass
         elif scenario and SCX_ERROR_EXIT.search(line):
             scx_exits.append(f'console line {n}: scenario {scenario}: {line.strip()}')
         if any(a.search(line) for a in allow):
