@@ -149,13 +149,16 @@ unsafe extern "C" fn scx_rs_free_dsqs(to_free: *mut llist_node) {
 /// # Safety
 ///
 /// Called by sched_ext with a live scheduler (kfuncs hold the RCU read
-/// lock) and a CPU it has validated.
+/// lock), or null, and a possible CPU: `scx_bpf_kick_cpu()` validates it
+/// with `scx_cpu_valid()`, `scx_bpf_kick_cid()` maps a valid cid to one, and
+/// sched_ext's own callers kick CPUs of its masks.
 unsafe extern "C" fn scx_rs_kick_cpu(sch: *mut scx_sched, cpu: i32, flags: u64) {
     STATS.kick_cpu.add(1, Relaxed);
-    // Validated by `scx_cpu_valid()` in the callers: possible.
-    let (Some(sch), Some(cpu)) = (NonNull::new(sch), PossibleCpu::from_i32(cpu)) else {
+    let Some(sch) = NonNull::new(sch) else {
         return;
     };
+    // SAFETY: `cpu` is possible, see above.
+    let cpu = unsafe { PossibleCpu::from_i32_unchecked(cpu) };
     // SAFETY: `sch` is live for the call, see above.
     kick::kick_cpu(unsafe { Sched::from_raw(sch) }, cpu, flags);
 }

@@ -156,8 +156,8 @@ impl AtomicCpumask {
     #[inline]
     pub fn iter(&self) -> CpumaskIter<'_> {
         CpumaskIter {
-            words: self.words(),
-            next: 0,
+            words: self.words().iter(),
+            base: 0usize.wrapping_sub(usize::BITS as usize),
             rest: 0,
         }
     }
@@ -165,10 +165,10 @@ impl AtomicCpumask {
 
 /// The iterator of [`AtomicCpumask::iter`].
 pub struct CpumaskIter<'a> {
-    /// The words of the mask.
-    words: &'a [Atomic<usize>],
-    /// The index of the word after the one being scanned.
-    next: usize,
+    /// The words of the mask not yet scanned.
+    words: core::slice::Iter<'a, Atomic<usize>>,
+    /// The number of the first bit of the word being scanned.
+    base: usize,
     /// The bits of the word being scanned not yet returned.
     rest: usize,
 }
@@ -178,17 +178,19 @@ impl Iterator for CpumaskIter<'_> {
 
     #[inline]
     fn next(&mut self) -> Option<PossibleCpu> {
-        let bits = usize::BITS as usize;
         loop {
             while self.rest == 0 {
-                self.rest = self.words.get(self.next)?.load(Relaxed);
-                self.next += 1;
+                self.rest = self.words.next()?.load(Relaxed);
+                // A mask has far fewer than `usize::MAX` bits: this does not
+                // wrap but from the start value, and only to 0.
+                self.base = self.base.wrapping_add(usize::BITS as usize);
             }
             // Take the lowest set bit; the word is not re-read, as
             // `for_each_cpu()` does not re-read a word it is in.
             let bit = self.rest.trailing_zeros() as usize;
             self.rest &= self.rest - 1;
-            let cpu = (self.next - 1) * bits + bit;
+            // `base` is a multiple of the word size and `bit` below it.
+            let cpu = self.base | bit;
             // Bits at or past `nr_cpu_ids` in the last word are not CPUs.
             let cpu = u32::try_from(cpu).ok().and_then(super::percpu::cpu_id)?;
             if let Some(cpu) = PossibleCpu::new(cpu) {

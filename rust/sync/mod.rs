@@ -205,27 +205,40 @@ impl IrqsOff {
         if in_nmi() {
             return None;
         }
-        if hardirq_disable_count() != 0 {
-            // A refcounted count is held, by a guard `f` may own: nest.
-            let irqs_off = Self::new()?;
-            return Some(f(&irqs_off));
-        }
-        // SAFETY: `local_irq_save()` may be called in any context.
-        let flags = unsafe { crate::bindings::local_irq_save() };
-        // INVARIANT: interrupts are off now, and not in NMI (checked above).
-        // They stay off until the restore below, which runs after `f` and
-        // the token are done: nothing `f` can do enables them, see above.
-        let irqs_off = Self { _token: None };
+        // With a refcounted count held, by a guard `f` may own, nest under a
+        // count of our own (`Self::new()`); else save and disable. One call
+        // of `f` either way, so that it is inlined here.
+        let (irqs_off, flags) = if hardirq_disable_count() != 0 {
+            // INVARIANT: not in NMI (checked above); interrupts are off
+            // until the token is dropped.
+            let token = kernel::interrupt::local_interrupt_disable();
+            (
+                Self {
+                    _token: Some(token),
+                },
+                None,
+            )
+        } else {
+            // SAFETY: `local_irq_save()` may be called in any context.
+            let flags = unsafe { crate::bindings::local_irq_save() };
+            // INVARIANT: interrupts are off now, and not in NMI (checked
+            // above). They stay off until the restore below, which runs
+            // after `f` and the token are done: nothing `f` can do enables
+            // them, see above.
+            (Self { _token: None }, Some(flags))
+        };
         let r = f(&irqs_off);
         drop(irqs_off);
-        if hardirq_disable_count() == 0 {
-            // SAFETY: `flags` is what `local_irq_save()` returned above, on
-            // this CPU (interrupts have stayed off since, so the task has
-            // not moved), and no refcounted count is held that relies on
-            // interrupts being off.
-            unsafe { crate::bindings::local_irq_restore(flags) };
-        } else {
-            kernel::warn_on!(true);
+        if let Some(flags) = flags {
+            if hardirq_disable_count() == 0 {
+                // SAFETY: `flags` is what `local_irq_save()` returned
+                // above, on this CPU (interrupts have stayed off since, so
+                // the task has not moved), and no refcounted count is held
+                // that relies on interrupts being off.
+                unsafe { crate::bindings::local_irq_restore(flags) };
+            } else {
+                kernel::warn_on!(true);
+            }
         }
         Some(r)
     }
