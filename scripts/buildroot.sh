@@ -96,10 +96,15 @@ path-exclude /usr/share/doc/*
 path-exclude /usr/share/man/*
 path-exclude /usr/share/locale/*
 EOS
+	in_root "apt-get update -qq" >"$SCX_CACHE/apt.log" 2>&1 ||
+		{ tail -30 "$SCX_CACHE/apt.log"; die "package lists update failed (log: $SCX_CACHE/apt.log)"; }
+	# The kernel source unpacks (host tools, a core of its own) while the
+	# packages install; kernel-src.sh waits for it.
+	"$SCX_TOP/scripts/kernel-src.sh" --prefetch ||
+		log "kernel source prefetch failed; kernel-src.sh will fetch it"
 	in_root "export DEBIAN_FRONTEND=noninteractive
-		apt-get update -qq
 		apt-get install -y -q --no-install-recommends -t trixie-backports $PKGS" \
-		>"$SCX_CACHE/apt.log" 2>&1 ||
+		>>"$SCX_CACHE/apt.log" 2>&1 ||
 		{ tail -30 "$SCX_CACHE/apt.log"; die "package install failed (log: $SCX_CACHE/apt.log)"; }
 	install_bindgen
 	# clang-22 and friends only install versioned names; the kernel is

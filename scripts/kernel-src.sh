@@ -10,7 +10,8 @@
 # rebuild that follows is incremental.
 #
 # Prints the source directory on stdout. SCX_RS_PATCHES overrides the
-# patch directory (used by the rig's self-checks).
+# patch directory (used by the rig's self-checks). --prefetch only fetches
+# the package and starts the unpack in the background (see below).
 
 . "$(dirname "$0")/lib.sh"
 
@@ -94,12 +95,30 @@ apply_series() {
 	log "applied $n patch(es) from ${PATCHES#"$SCX_TOP"/}/series"
 }
 
+# Unpack the source unless it is there. The lock is held across the test
+# and the unpack: a prefetch in the background (below) and a later run of
+# this script may both get here.
+unpack_once() {
+	exec 9>"$SCX_CACHE/.unpack.lock"
+	flock 9
+	if [ ! -d "$SRC/.git" ]; then
+		stage "unpack linux-source-$SCX_KSERIES $VER" unpack "$DEB" "$SRC"
+		echo "$VER" >"$SRC/.scx_rs-debian-version"
+	fi
+	exec 9>&-
+}
+
 read -r VER DEB < <(fetch)
 SRC=$SCX_CACHE/src-$SCX_KSERIES-${VER//[:~+]/_}
-if [ ! -d "$SRC/.git" ]; then
-	stage "unpack linux-source-$SCX_KSERIES $VER" unpack "$DEB" "$SRC"
-	echo "$VER" >"$SRC/.scx_rs-debian-version"
+# --prefetch (buildroot.sh, once the root's package lists are there): fetch
+# now, unpack in the background while the root's packages install, and
+# return; the next run of this script waits for that unpack, or does it
+# itself if it failed.
+if [ "${1:-}" = --prefetch ]; then
+	[ -d "$SRC/.git" ] || (unpack_once </dev/null >/dev/null &)
+	exit 0
 fi
+unpack_once
 SERIES_KEY=$(key "$PATCHES/series" "$PATCHES"/*.patch)
 if [ "$(cat "$SRC/.scx_rs-series" 2>/dev/null)" != "$SERIES_KEY" ]; then
 	stage "apply patches/series" apply_series "$SRC" "$SERIES_KEY"

@@ -20,7 +20,7 @@ use crate::{
         rq::{ClassOrder, KickIrqWork, KickSyncs, Rq, RqGuard, RqLockHolder, ThisRq},
         sched::{scx_add_event, Sched, SchedPcpu, SCX_CAP_BASE},
     },
-    sync::{cpu_online, percpu::PossibleCpu, IrqsOff},
+    sync::{cpu_online, percpu::PossibleCpu, IrqsOff, IrqsOffSection},
 };
 
 const SCX_KICK_IDLE: u64 = bindings::scx_kick_flags_SCX_KICK_IDLE as u64;
@@ -45,12 +45,27 @@ fn can_skip_idle_kick(rq: &RqGuard<'_>) -> bool {
 pub(crate) fn kick_cpu(sch: &Sched, cpu: PossibleCpu, flags: u64) {
     // The per-CPU kick list is guarded only by disabling IRQs, which does
     // not mask NMIs, so kicking from NMI could corrupt it and is unsupported.
-    if IrqsOff::with(|irqs_off| record_kick(sch, cpu, flags, irqs_off)).is_none() {
+    if IrqsOff::run(RecordKick { sch, cpu, flags }).is_none() {
         sch.error(format_args!("scx_bpf_kick_cpu() called from NMI"));
     }
 }
 
-/// The body of `scx_kick_cpu()`, with interrupts disabled.
+/// The body of `scx_kick_cpu()`, run with interrupts disabled.
+struct RecordKick<'a> {
+    sch: &'a Sched,
+    cpu: PossibleCpu,
+    flags: u64,
+}
+
+impl IrqsOffSection for RecordKick<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run(self, irqs_off: &IrqsOff) {
+        record_kick(self.sch, self.cpu, self.flags, irqs_off)
+    }
+}
+
 #[inline(always)]
 fn record_kick(sch: &Sched, cpu: PossibleCpu, flags: u64, irqs_off: &IrqsOff) {
     let this_rq = Rq::this(irqs_off);

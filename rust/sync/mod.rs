@@ -202,45 +202,54 @@ impl IrqsOff {
     /// ```
     #[inline]
     pub fn with<R>(f: impl FnOnce(&IrqsOff) -> R) -> Option<R> {
+        Self::run(Closure(f))
+    }
+
+    /// [`IrqsOff::with`] for an [`IrqsOffSection`]: the same, but the
+    /// section's `run` can be `#[inline(always)]`, which a closure cannot
+    /// be; LLVM does not always inline a closure with two callers (here,
+    /// the two ways interrupts are disabled).
+    #[inline]
+    pub fn run<S: IrqsOffSection>(section: S) -> Option<S::Output> {
         if in_nmi() {
             return None;
         }
-        // With a refcounted count held, by a guard `f` may own, nest under a
-        // count of our own (`Self::new()`); else save and disable. One call
-        // of `f` either way, so that it is inlined here.
-        let (irqs_off, flags) = if hardirq_disable_count() != 0 {
-            // INVARIANT: not in NMI (checked above); interrupts are off
-            // until the token is dropped.
-            let token = kernel::interrupt::local_interrupt_disable();
-            (
-                Self {
-                    _token: Some(token),
-                },
-                None,
-            )
-        } else {
-            // SAFETY: `local_irq_save()` may be called in any context.
-            let flags = unsafe { crate::bindings::local_irq_save() };
-            // INVARIANT: interrupts are off now, and not in NMI (checked
-            // above). They stay off until the restore below, which runs
-            // after `f` and the token are done: nothing `f` can do enables
-            // them, see above.
-            (Self { _token: None }, Some(flags))
-        };
-        let r = f(&irqs_off);
+        if hardirq_disable_count() != 0 {
+            // A refcounted count is held, by a guard `section` may own.
+            return Some(Self::run_counted(section));
+        }
+        // SAFETY: `local_irq_save()` may be called in any context.
+        let flags = unsafe { crate::bindings::local_irq_save() };
+        // INVARIANT: interrupts are off now, and not in NMI (checked above).
+        // They stay off until the restore below, which runs after the
+        // section and the token are done: nothing the section can do
+        // enables them, see [`IrqsOff::with`].
+        let irqs_off = Self { _token: None };
+        let r = section.run(&irqs_off);
         drop(irqs_off);
-        if let Some(flags) = flags {
-            if hardirq_disable_count() == 0 {
-                // SAFETY: `flags` is what `local_irq_save()` returned
-                // above, on this CPU (interrupts have stayed off since, so
-                // the task has not moved), and no refcounted count is held
-                // that relies on interrupts being off.
-                unsafe { crate::bindings::local_irq_restore(flags) };
-            } else {
-                kernel::warn_on!(true);
-            }
+        if hardirq_disable_count() == 0 {
+            // SAFETY: `flags` is what `local_irq_save()` returned above, on
+            // this CPU (interrupts have stayed off since, so the task has
+            // not moved), and no refcounted count is held that relies on
+            // interrupts being off.
+            unsafe { crate::bindings::local_irq_restore(flags) };
+        } else {
+            kernel::warn_on!(true);
         }
         Some(r)
+    }
+
+    /// [`IrqsOff::run`] under a refcounted count held already: the section
+    /// runs under a count of its own, as if that guard were nested.
+    #[cold]
+    #[inline(never)]
+    fn run_counted<S: IrqsOffSection>(section: S) -> S::Output {
+        // INVARIANT: the caller checked that this is not NMI context;
+        // interrupts are off until the token is dropped.
+        let irqs_off = Self {
+            _token: Some(kernel::interrupt::local_interrupt_disable()),
+        };
+        section.run(&irqs_off)
     }
 
     /// The kernel crate's token, for its APIs that take one.
@@ -260,6 +269,32 @@ pub fn cpu_online(cpu: kernel::cpu::CpuId) -> bool {
     // SAFETY: `cpu_online()` only reads `cpu_online_mask`; `cpu` is below
     // `nr_cpu_ids`.
     unsafe { crate::bindings::cpu_online(cpu.as_u32()) }
+}
+
+/// Code to run with interrupts disabled, by [`IrqsOff::run`].
+///
+/// The token is lent for the call only: `Output` names no lifetime of it,
+/// so it cannot borrow from it (see the `compile_fail` example of
+/// [`IrqsOff::with`], which is one).
+pub trait IrqsOffSection {
+    /// What the section returns.
+    type Output;
+
+    /// Runs the section; interrupts are off for as long as `irqs_off` is
+    /// borrowed.
+    fn run(self, irqs_off: &IrqsOff) -> Self::Output;
+}
+
+/// A closure as an [`IrqsOffSection`] ([`IrqsOff::with`]).
+struct Closure<F>(F);
+
+impl<R, F: FnOnce(&IrqsOff) -> R> IrqsOffSection for Closure<F> {
+    type Output = R;
+
+    #[inline]
+    fn run(self, irqs_off: &IrqsOff) -> R {
+        (self.0)(irqs_off)
+    }
 }
 
 /// `HARDIRQ_DISABLE_MASK` of `<linux/preempt.h>` (checked by layout.c).
