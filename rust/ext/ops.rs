@@ -150,8 +150,9 @@ unsafe extern "C" fn scx_rs_free_dsqs(to_free: *mut llist_node) {
 ///
 /// Called by sched_ext with a live scheduler (kfuncs hold the RCU read
 /// lock), or null, and a possible CPU: `scx_bpf_kick_cpu()` validates it
-/// with `scx_cpu_valid()`, `scx_bpf_kick_cid()` maps a valid cid to one, and
-/// sched_ext's own callers kick CPUs of its masks.
+/// with `scx_cpu_valid()`, `scx_bpf_kick_cid()` and sub.c map a valid cid
+/// to one through the cid tables (which map every possible CPU to one
+/// cid), and the other callers pass `cpu_of(rq)`.
 unsafe extern "C" fn scx_rs_kick_cpu(sch: *mut scx_sched, cpu: i32, flags: u64) {
     STATS.kick_cpu.add(1, Relaxed);
     let Some(sch) = NonNull::new(sch) else {

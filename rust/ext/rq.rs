@@ -808,11 +808,11 @@ impl KickIrqWork {
         // are), and volatile as `rcu_dereference_bh()` reads it, whose
         // RCU-bh reader interrupts disabled is too. The pointer is written
         // only with `rcu_assign_pointer()` of an array allocated with
-        // `nr_cpu_ids` entries, or NULL. `free_kick_syncs()` syncs this
-        // CPU's kick irq_work before it replaces the array and frees it
-        // after a grace period, so it lives while this callback (`'_`)
-        // runs. Every other access to it is on this CPU; `Atomic<c_ulong>`
-        // has the layout of `c_ulong`.
+        // `nr_cpu_ids` entries, or NULL. `free_kick_syncs()` replaces it
+        // with NULL and frees the old array with `kvfree_rcu()`: this
+        // callback runs with interrupts off, an RCU reader, so an array it
+        // read lives until it returns (`'_`). Every other access to it is
+        // on this CPU; `Atomic<c_ulong>` has the layout of `c_ulong`.
         let syncs = unsafe {
             let this =
                 bindings::this_cpu_ptr((&raw const bindings::scx_kick_syncs).cast_mut().cast())

@@ -155,24 +155,30 @@ impl IrqsOff {
     /// `local_irq_restore()` around it), as C code does for a short
     /// section; `None`, and `f` is not run, in NMI context.
     ///
-    /// This is the cheap form of [`IrqsOff::new`] for a section that
-    /// starts and ends in one function. It takes no count of the
-    /// refcounted `local_interrupt_disable()` when none is held: the count
-    /// is what makes a refcounted guard safe to drop in any order, and
-    /// for modules each step of it is an out-of-line call. What it relies
-    /// on instead:
+    /// This is the cheap form of [`IrqsOff::new`] for a section inside one
+    /// function: it takes no count of the refcounted
+    /// `local_interrupt_disable()`, which makes a guard safe to drop in any
+    /// order and for modules is two out-of-line calls. What makes a plain
+    /// save and restore sound here is that `f`, and what it returns, are
+    /// [`Send`], while every guard of the refcounted API (this crate's
+    /// [`IrqsOff`], the kernel crate's `LocalInterruptDisabled` and
+    /// interrupt-disabling lock guards) is not:
     ///
-    /// - With no count held when `f` starts, no guard of the refcounted
-    ///   API exists outside `f` that `f` could drop and so enable
-    ///   interrupts early: every guard made inside saves the state it finds
-    ///   (off) and restores it. With a count held, `f` runs under a count
-    ///   of its own ([`IrqsOff::new`]), as if that guard were nested.
-    /// - `f` gets the token by reference, for its own duration only: the
-    ///   restore cannot run while the token exists.
-    /// - A guard made in `f` that outlives it (returned, or forgotten)
-    ///   holds a count when `f` returns. Interrupts are then left off, the
-    ///   state that guard restores when dropped, with a warning: what
-    ///   forgetting a refcounted guard does anyway, and not unsound.
+    /// - `f` can reach no guard made before it runs (it would have to own
+    ///   it, or hold a `&mut` or a shared reference to a cell of it, which
+    ///   would make `f` not `Send`), so it cannot drop one and enable
+    ///   interrupts early. Every guard made inside saves the state it finds
+    ///   (off) and restores it.
+    /// - `f` gets the token by reference, for its own duration only.
+    /// - No guard made inside can leave `f` in a usable form: not in its
+    ///   result, not through what it captured. One that is forgotten
+    ///   (`mem::forget`) leaves a count held when `f` returns; interrupts
+    ///   are then left off, with a warning, rather than enabled under a
+    ///   count that claims them off. Nothing can rely on that count any
+    ///   more, so this is not unsound either way.
+    ///
+    /// The overflow of the 8-bit count (256 guards at once) does not matter
+    /// to this argument: it does not look at the count to decide.
     ///
     /// # Examples
     ///
@@ -200,26 +206,43 @@ impl IrqsOff {
     /// let mut leaked = None;
     /// IrqsOff::with(|irqs_off| leaked = Some(irqs_off));
     /// ```
+    ///
+    /// Nor can `f` drop a guard made outside it, which would enable
+    /// interrupts under its token:
+    ///
+    /// ```compile_fail,E0277
+    /// use scx_rs::sync::IrqsOff;
+    ///
+    /// let outer = IrqsOff::new().expect("not in NMI");
+    /// IrqsOff::with(move |_| drop(outer));
+    /// ```
+    ///
+    /// Nor return one made inside, which the restore would outlive:
+    ///
+    /// ```compile_fail,E0277
+    /// use scx_rs::sync::IrqsOff;
+    ///
+    /// let _guard = IrqsOff::with(|_| IrqsOff::new());
+    /// ```
     #[inline]
-    pub fn with<R>(f: impl FnOnce(&IrqsOff) -> R) -> Option<R> {
+    pub fn with<R: Send>(f: impl FnOnce(&IrqsOff) -> R + Send) -> Option<R> {
         Self::run(Closure(f))
     }
 
     /// [`IrqsOff::with`] for an [`IrqsOffSection`]: the same, but the
     /// section's `run` can be `#[inline(always)]`, which a closure cannot
-    /// be; LLVM does not always inline a closure with two callers (here,
-    /// the two ways interrupts are disabled).
+    /// be (LLVM does not always inline a closure).
     #[inline]
-    pub fn run<S: IrqsOffSection>(section: S) -> Option<S::Output> {
+    pub fn run<S: IrqsOffSection + Send>(section: S) -> Option<S::Output>
+    where
+        S::Output: Send,
+    {
         if in_nmi() {
             return None;
         }
-        if hardirq_disable_count() != 0 {
-            // A refcounted count is held, by a guard `section` may own.
-            return Some(Self::run_counted(section));
-        }
         // SAFETY: `local_irq_save()` may be called in any context.
         let flags = unsafe { crate::bindings::local_irq_save() };
+        let count = hardirq_disable_count();
         // INVARIANT: interrupts are off now, and not in NMI (checked above).
         // They stay off until the restore below, which runs after the
         // section and the token are done: nothing the section can do
@@ -227,29 +250,16 @@ impl IrqsOff {
         let irqs_off = Self { _token: None };
         let r = section.run(&irqs_off);
         drop(irqs_off);
-        if hardirq_disable_count() == 0 {
+        if hardirq_disable_count() == count {
             // SAFETY: `flags` is what `local_irq_save()` returned above, on
             // this CPU (interrupts have stayed off since, so the task has
-            // not moved), and no refcounted count is held that relies on
-            // interrupts being off.
+            // not moved).
             unsafe { crate::bindings::local_irq_restore(flags) };
         } else {
+            // A guard made in the section was forgotten.
             kernel::warn_on!(true);
         }
         Some(r)
-    }
-
-    /// [`IrqsOff::run`] under a refcounted count held already: the section
-    /// runs under a count of its own, as if that guard were nested.
-    #[cold]
-    #[inline(never)]
-    fn run_counted<S: IrqsOffSection>(section: S) -> S::Output {
-        // INVARIANT: the caller checked that this is not NMI context;
-        // interrupts are off until the token is dropped.
-        let irqs_off = Self {
-            _token: Some(kernel::interrupt::local_interrupt_disable()),
-        };
-        section.run(&irqs_off)
     }
 
     /// The kernel crate's token, for its APIs that take one.
@@ -275,7 +285,8 @@ pub fn cpu_online(cpu: kernel::cpu::CpuId) -> bool {
 ///
 /// The token is lent for the call only: `Output` names no lifetime of it,
 /// so it cannot borrow from it (see the `compile_fail` example of
-/// [`IrqsOff::with`], which is one).
+/// [`IrqsOff::with`], which is one). [`IrqsOff::run`] requires the section
+/// and its output to be [`Send`], for the reason [`IrqsOff::with`] gives.
 pub trait IrqsOffSection {
     /// What the section returns.
     type Output;
@@ -301,8 +312,8 @@ impl<R, F: FnOnce(&IrqsOff) -> R> IrqsOffSection for Closure<F> {
 const HARDIRQ_DISABLE_MASK: u32 = 0x00ff_0000;
 
 /// The count of `local_interrupt_disable()` held on this CPU (the
-/// `HARDIRQ_DISABLE` bits of the preempt count), shifted or not: only
-/// whether it is zero is used.
+/// `HARDIRQ_DISABLE` bits of the preempt count), not shifted: only
+/// compared with itself.
 #[inline]
 fn hardirq_disable_count() -> u32 {
     // SAFETY: `preempt_count()` reads this CPU's preempt count, which any

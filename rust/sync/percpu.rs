@@ -139,6 +139,7 @@ impl PossibleCpu {
     /// `cpu` is the id of a possible CPU.
     #[inline]
     pub unsafe fn from_i32_unchecked(cpu: i32) -> Self {
+        debug_assert!(Self::from_i32(cpu).is_some());
         // INVARIANT: by the safety requirements.
         // SAFETY: a possible CPU's id is below `nr_cpu_ids`.
         Self(unsafe { CpuId::from_i32_unchecked(cpu) })
