@@ -198,9 +198,10 @@ impl IrqsOff {
     /// assert_eq!(irqs_disabled(), was);
     /// ```
     ///
-    /// The token cannot leave `f`:
+    /// The token cannot leave `f` (a reference to it is not `Send`, and
+    /// it is lent for `f`'s duration only):
     ///
-    /// ```compile_fail,E0521
+    /// ```compile_fail,E0277
     /// use scx_rs::sync::IrqsOff;
     ///
     /// let mut leaked = None;
