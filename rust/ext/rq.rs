@@ -679,15 +679,19 @@ impl Drop for RqGuard<'_> {
         // (`rq_lockp()`) and `scx_rq_lock_drop()` only asserts it held: the
         // release is `raw_spin_unlock(&rq->__lock)`, inline as in C.
         #[cfg(not(CONFIG_SCHED_CORE))]
-        // SAFETY: by the type invariant this context holds the lock,
-        // `rq->__lock` (see above), with IRQs disabled; this is its one
-        // release.
+        // SAFETY: `raw_spin_unlock()` requires the lock held by this
+        // context: by the type invariant it holds the runqueue's lock,
+        // which is `rq->__lock` (see above), taken with IRQs disabled by
+        // `raw_spin_rq_lock_nested()` or `raw_spin_rq_trylock()`; this is
+        // its one release.
         unsafe {
             bindings::raw_spin_unlock(&raw mut (*self.rq.as_raw()).__lock)
         }
-        // SAFETY: by the type invariant this context holds the lock, with
-        // IRQs disabled; this is its one release.
         #[cfg(CONFIG_SCHED_CORE)]
+        // SAFETY: `scx_impl_rq_unlock()` requires the runqueue locked by
+        // `raw_spin_rq_lock()` or `raw_spin_rq_trylock()` in this context:
+        // by the type invariant this guard took it so, with IRQs disabled;
+        // this is its one release.
         unsafe {
             bindings::scx_impl_rq_unlock(self.rq.as_raw())
         }
