@@ -28,11 +28,15 @@
  * that is only a schedule, the records do not depend on it.
  *
  * What a kick does on its target depends on what the target runs: nothing
- * if a task of a higher class, no "if idle" kick if it is busy. The driver
- * keeps the other CPUs idle (it runs on CPU 0, and waits the settle time
- * after loading its schedulers), so that the records repeat; a stray task
- * on a target CPU at the wrong moment can still change one kick's events,
- * which a rerun tells apart from a real difference.
+ * if a task of a higher class, no "if idle" kick if it is busy, and a
+ * preempting kick by the child needs SCX_CAP_PREEMPT only over a task that
+ * is not its own. Idle CPUs do not stay idle (kworkers, kmemleak's scans,
+ * the guest's own processes wake on them at any time, and far more under
+ * KASAN), so the kick cases run with every target busy instead: the driver
+ * runs on CPU 0 and, for the kicks, a spinner in the root cgroup (the root
+ * scheduler's task) is pinned to each other CPU. After each load the
+ * driver waits the settle time, for the tasks to have moved to the
+ * schedulers. The DSQ and sub_dispatch cases run without the spinners.
  *
  * The cgroups (/sys/fs/cgroup/scx_rs_diff, its child "grand", and the
  * sibling scx_rs_diff_empty) are created if missing and left in place, so
@@ -42,15 +46,19 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <bpf/bpf.h>
 #include <scx/common.h>
 #include "scx_rs_diff.bpf.skel.h"
@@ -195,12 +203,55 @@ static void world_up(struct world *w)
 		   "The root failed to grant the child its caps (%d)",
 		   skel->arena->grant_err);
 	/*
-	 * Let the CPUs go idle again after the enable: a kick's events depend
-	 * on what its target runs (a task of a higher class is not kickable,
-	 * a busy CPU is not kicked "if idle").
+	 * Let every task move to the schedulers after the enable: a kick's
+	 * events depend on what its target runs (a task of a higher class is
+	 * not kickable).
 	 */
 	usleep(settle_ms * 1000);
 	nr_loads++;
+}
+
+static pid_t spinners[256];
+static int nr_spinners;
+
+/* A task of the root scheduler busy on every CPU but the driver's. */
+static void spinners_up(void)
+{
+	char pid[32];
+	int cpu, fd;
+
+	for (cpu = 1; cpu < nr_cpus && nr_spinners < 256; cpu++) {
+		pid_t p = fork();
+
+		SCX_BUG_ON(p < 0, "Failed to fork a spinner (%d)", errno);
+		if (!p) {
+			/* never outlive the driver: it might die in SCX_BUG() */
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			if (getppid() == 1)
+				_exit(0);
+			pin(cpu);
+			for (;;)
+				;
+		}
+		spinners[nr_spinners++] = p;
+		/* the root cgroup: a task of the root, not of the child */
+		fd = open(ROOT_CGRP "/cgroup.procs", O_WRONLY);
+		SCX_BUG_ON(fd < 0, "Failed to open %s/cgroup.procs", ROOT_CGRP);
+		snprintf(pid, sizeof(pid), "%d", p);
+		SCX_BUG_ON(write(fd, pid, strlen(pid)) < 0,
+			   "Failed to move spinner %d to %s (%d)", p, ROOT_CGRP, errno);
+		close(fd);
+	}
+}
+
+static void spinners_down(void)
+{
+	while (nr_spinners) {
+		pid_t p = spinners[--nr_spinners];
+
+		kill(p, SIGKILL);
+		SCX_BUG_ON(waitpid(p, NULL, 0) != p, "Failed to reap spinner %d", p);
+	}
 }
 
 static void world_down(struct world *w)
@@ -592,7 +643,13 @@ int main(int argc, char **argv)
 	gen_dsqs();
 	gen_subs();
 
-	run_all(cases, nr_cases, batch);
+	/* gen_kicks() came first: the kicks, with busy targets, then the rest */
+	for (i = 0; i < nr_cases && cases[i].op == DIFF_KICK; i++)
+		;
+	spinners_up();
+	run_all(cases, i, batch);
+	spinners_down();
+	run_all(cases + i, nr_cases - i, batch);
 
 	for (i = 0; i < nr_cases; i++)
 		printf("%s\n", cases[i].line);
