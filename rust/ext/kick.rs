@@ -69,7 +69,9 @@ impl IrqsOffSection for RecordKick<'_> {
 #[inline(always)]
 fn record_kick(sch: &Sched, cpu: PossibleCpu, flags: u64, irqs_off: &IrqsOff) {
     let this_rq = Rq::this(irqs_off);
-    let pcpu = sch.pcpu().this_cpu(irqs_off);
+    // This CPU's slot, by the CPU `this_rq` has: one `smp_processor_id()`
+    // for both, so `queue_kicks()` sees that the slot is this CPU's.
+    let pcpu = sch.pcpu().get(this_rq.cpu());
 
     // While bypassing for PM ops, IRQ handling may not be online which can
     // lead to irq_work_queue() malfunction such as infinite busy wait for

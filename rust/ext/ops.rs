@@ -169,13 +169,13 @@ unsafe extern "C" fn scx_rs_kick_cpu(sch: *mut scx_sched, cpu: i32, flags: u64) 
 /// # Safety
 ///
 /// Called by this CPU's `kick_cpus_irq_work` (`IRQ_WORK_INIT_HARD`), in
-/// hard IRQ context.
-unsafe extern "C" fn scx_rs_kick_cpus(_this_rq: *mut rq) {
+/// hard IRQ context, with this CPU's runqueue.
+unsafe extern "C" fn scx_rs_kick_cpus(this_rq: *mut rq) {
     STATS.kick_cpus.add(1, Relaxed);
     // SAFETY: this is the callback of this CPU's kick irq_work, in hard IRQ
-    // context (`IRQ_WORK_INIT_HARD`), and `ctx` is dropped before it
-    // returns.
-    let ctx = unsafe { KickIrqWork::new() };
+    // context (`IRQ_WORK_INIT_HARD`), called with `this_rq()`, which is not
+    // NULL, and `ctx` is dropped before it returns.
+    let ctx = unsafe { KickIrqWork::new(NonNull::new_unchecked(this_rq)) };
     kick::kick_cpus(&ctx);
 }
 

@@ -209,7 +209,7 @@ impl<'a> ThisRq<'a> {
     #[inline]
     fn sched_pcpus_to_kick(&self) -> CpuList<'a, SchedPcpu> {
         // SAFETY: the head is initialised at boot with the runqueue, of the
-        // current CPU (type invariant). `queue_kicks()` links this CPU's
+        // current CPU, `self.cpu` (type invariant). `queue_kicks()` links this CPU's
         // slot of a scheduler's per-CPU data on it with interrupts disabled
         // and the kick irq_work of this CPU unlinks them, in hard IRQ
         // context: both on this CPU, neither from NMI (`IrqsOff`). An entry's
@@ -220,6 +220,7 @@ impl<'a> ThisRq<'a> {
         unsafe {
             CpuList::local(
                 &raw mut (*self.rq.as_raw()).scx.sched_pcpus_to_kick,
+                self.cpu,
                 self.irqs_off,
             )
         }
@@ -752,7 +753,7 @@ impl KickSyncs<'_> {
 /// ```compile_fail,E0133
 /// use scx_rs::ext::rq::KickIrqWork;
 ///
-/// let ctx = KickIrqWork::new();
+/// let ctx = KickIrqWork::new(core::ptr::NonNull::dangling());
 /// ```
 ///
 /// # Invariants
@@ -762,24 +763,30 @@ impl KickSyncs<'_> {
 /// before the callback returns and not sent to another task.
 pub struct KickIrqWork {
     irqs_off: IrqsOff,
+    /// The current CPU's runqueue.
+    rq: &'static Rq,
 }
 
 impl KickIrqWork {
-    /// The context of the running callback.
+    /// The context of the running callback, on the runqueue `this_rq`.
     ///
     /// # Safety
     ///
     /// The caller is the callback of the current CPU's `kick_cpus_irq_work`,
     /// which runs in hard IRQ context (`IRQ_WORK_INIT_HARD`), and drops the
-    /// value before it returns.
+    /// value before it returns; `this_rq` is the current CPU's runqueue
+    /// (`this_rq()`, which `kick_cpus_irq_workfn()` passes).
     #[inline]
-    pub(crate) unsafe fn new() -> Self {
+    pub(crate) unsafe fn new(this_rq: NonNull<bindings::rq>) -> Self {
         // INVARIANT: by the safety requirements; `IrqsOff` is not `Send`.
         Self {
             // SAFETY: hard IRQ context has interrupts disabled, is not NMI
             // context, and lasts until the callback returns, which the value
             // does not outlive (safety requirements).
             irqs_off: unsafe { IrqsOff::assume_disabled() },
+            // SAFETY: `this_rq` is a possible CPU's runqueue, and runqueues
+            // are never freed (safety requirements).
+            rq: unsafe { Rq::from_raw(this_rq) },
         }
     }
 
@@ -792,7 +799,14 @@ impl KickIrqWork {
     /// This CPU's runqueue.
     #[inline]
     pub fn this_rq(&self) -> ThisRq<'_> {
-        Rq::this(&self.irqs_off)
+        // INVARIANT: `rq` is the current CPU's runqueue (type invariant),
+        // whose `cpu` field is that CPU; interrupts stay off while
+        // `irqs_off` is borrowed.
+        ThisRq {
+            rq: self.rq,
+            cpu: self.rq.cpu(),
+            irqs_off: &self.irqs_off,
+        }
     }
 
     /// This CPU's list of schedulers with kicks pending, to carry out and

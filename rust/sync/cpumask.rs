@@ -101,11 +101,19 @@ impl AtomicCpumask {
     fn word(&self, cpu: PossibleCpu) -> (*mut usize, usize) {
         let i = cpu.as_u32() as usize;
         let bits = usize::BITS as usize;
+        // With `NR_CPUS` at most a word's bits, `i < nr_cpu_ids <= NR_CPUS`
+        // is in the first word: say so at compile time, as `NR_CPUS` does
+        // for C.
+        let (word, bit) = if bindings::NR_CPUS as usize <= bits {
+            (0, i % bits)
+        } else {
+            (i / bits, i % bits)
+        };
         // SAFETY: `cpu` is below `nr_cpu_ids` (`PossibleCpu`), which the
         // mask has at least as many bits as (type invariant), so the word is
         // inside the mask.
-        let word = unsafe { self.0.get().cast::<usize>().add(i / bits) };
-        (word, i % bits)
+        let word = unsafe { self.0.get().cast::<usize>().add(word) };
+        (word, bit)
     }
 
     /// Sets `cpu` (`cpumask_set_cpu()`).
@@ -128,15 +136,13 @@ impl AtomicCpumask {
     /// as relaxed atomics: other CPUs set and clear bits meanwhile.
     #[inline]
     fn words(&self) -> &[Atomic<usize>] {
-        let n = (nr_cpu_ids() as usize).div_ceil(usize::BITS as usize);
-        // SAFETY: a `struct cpumask` is an array of at least that many
+        // SAFETY: a `struct cpumask` is an array of at least `nr_words()`
         // `unsigned long`s, valid while `self` is borrowed (type invariant);
         // `Atomic<usize>` has the layout of `usize`, and every concurrent
         // change of the words is an atomic bit operation, so atomic reads
         // race with no plain access.
-        unsafe { core::slice::from_raw_parts(self.0.get().cast::<Atomic<usize>>(), n) }
+        unsafe { core::slice::from_raw_parts(self.0.get().cast::<Atomic<usize>>(), nr_words()) }
     }
-
     /// Whether `cpu` is set (`cpumask_test_cpu()`).
     #[inline]
     pub fn test(&self, cpu: PossibleCpu) -> bool {
@@ -150,26 +156,71 @@ impl AtomicCpumask {
     }
 
     /// The set CPUs, in increasing order (`for_each_cpu()`): each word is
-    /// read once, when the iteration reaches it, so bits changed meanwhile
-    /// are seen or not as with the C iterator. Bits of CPUs that are not
-    /// possible, which nothing should set, are skipped.
+    /// read once, the first when the iteration starts and each other one
+    /// when the iteration reaches it, so bits changed meanwhile are seen or
+    /// not as with the C iterator. Bits of CPUs that are not possible,
+    /// which nothing should set, are skipped: each word is masked with the
+    /// same word of `cpu_possible_mask` as it is read, so a CPU it yields
+    /// needs no further check.
     #[inline]
     pub fn iter(&self) -> CpumaskIter<'_> {
+        let words = self.words();
+        let possible = possible_words();
+        // `nr_words()` is at least 1: the `None` arms are not taken.
+        let (rest, words) = match (words.split_first(), possible.first()) {
+            (Some((first, others)), Some(p)) => (first.load(Relaxed) & *p, others),
+            _ => (0, &[][..]),
+        };
         CpumaskIter {
-            words: self.words().iter(),
-            base: 0usize.wrapping_sub(usize::BITS as usize),
-            rest: 0,
+            words: words.iter(),
+            possible,
+            base: 0,
+            rest,
         }
     }
 }
 
+/// `BITS_TO_LONGS(nr_cpu_ids)`: the words that hold the bits of CPUs.
+///
+/// With `NR_CPUS` at most a word's bits (the kernels of this project
+/// have 8), that is one word whatever `nr_cpu_ids` is, as C's
+/// `small_cpumask_bits` makes it a constant too; the iterator then scans
+/// one word known at compile time, as `for_each_cpu()` does.
+#[inline(always)]
+fn nr_words() -> usize {
+    let bits = usize::BITS as usize;
+    if bindings::NR_CPUS as usize <= bits {
+        // `1 <= nr_cpu_ids <= NR_CPUS <= bits`.
+        1
+    } else {
+        (nr_cpu_ids() as usize).div_ceil(bits)
+    }
+}
+
+/// The first [`nr_words`] words of `cpu_possible_mask`.
+#[inline(always)]
+fn possible_words() -> &'static [usize] {
+    // SAFETY: `__cpu_possible_mask` is a static `struct cpumask` of
+    // `NR_CPUS` bits, so a shared reference to it is valid for `'static`
+    // as long as it is not written meanwhile: the possible CPUs are fixed
+    // at boot, before any module runs (`include/linux/cpumask.h`), so it
+    // never is once this code can run.
+    let bits = unsafe { &(*(&raw const bindings::__cpu_possible_mask)).bits };
+    // `nr_words()` is at most `BITS_TO_LONGS(NR_CPUS)`, since `nr_cpu_ids`
+    // is at most `NR_CPUS`: never `None`.
+    bits.get(..nr_words()).unwrap_or(&[])
+}
+
 /// The iterator of [`AtomicCpumask::iter`].
 pub struct CpumaskIter<'a> {
-    /// The words of the mask not yet scanned.
+    /// The words of the mask not yet read.
     words: core::slice::Iter<'a, Atomic<usize>>,
+    /// The words of `cpu_possible_mask`, as many as the mask has.
+    possible: &'static [usize],
     /// The number of the first bit of the word being scanned.
     base: usize,
-    /// The bits of the word being scanned not yet returned.
+    /// The bits of the word being scanned not yet returned, all of them
+    /// possible CPUs'.
     rest: usize,
 }
 
@@ -178,25 +229,26 @@ impl Iterator for CpumaskIter<'_> {
 
     #[inline]
     fn next(&mut self) -> Option<PossibleCpu> {
-        loop {
-            while self.rest == 0 {
-                self.rest = self.words.next()?.load(Relaxed);
-                // A mask has far fewer than `usize::MAX` bits: this does not
-                // wrap but from the start value, and only to 0.
-                self.base = self.base.wrapping_add(usize::BITS as usize);
-            }
-            // Take the lowest set bit; the word is not re-read, as
-            // `for_each_cpu()` does not re-read a word it is in.
-            let bit = self.rest.trailing_zeros() as usize;
-            self.rest &= self.rest - 1;
-            // `base` is a multiple of the word size and `bit` below it.
-            let cpu = self.base | bit;
-            // Bits at or past `nr_cpu_ids` in the last word are not CPUs.
-            let cpu = u32::try_from(cpu).ok().and_then(super::percpu::cpu_id)?;
-            if let Some(cpu) = PossibleCpu::new(cpu) {
-                return Some(cpu);
-            }
+        // With one word (`NR_CPUS` at most a word's bits), `words` is empty
+        // from the start and this loop is compiled out.
+        while self.rest == 0 {
+            let word = self.words.next()?;
+            self.base += usize::BITS as usize;
+            // Keep only the bits of possible CPUs; `possible` has a word
+            // for each word of the mask, so this is never `None`.
+            let possible = *self.possible.get(self.base / usize::BITS as usize)?;
+            self.rest = word.load(Relaxed) & possible;
         }
+        // Take the lowest set bit; the word is not re-read until the scan
+        // moves past it.
+        let bit = self.rest.trailing_zeros() as usize;
+        self.rest &= self.rest - 1;
+        // `base` is a multiple of the word size and `bit` below it.
+        let cpu = self.base | bit;
+        // SAFETY: `cpu`'s bit is set in `cpu_possible_mask` (`rest` holds
+        // only such bits), so it is a possible CPU's id; that is below
+        // `nr_cpu_ids`, so the cast keeps it.
+        Some(unsafe { PossibleCpu::from_u32_unchecked(cpu as u32) })
     }
 }
 

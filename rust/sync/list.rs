@@ -169,23 +169,31 @@ impl<'a, T: CListItem<ID>, const ID: u64> CpuList<'a, T, ID> {
     }
 
     /// The current CPU's list at `head`, which only this CPU changes, with
-    /// interrupts disabled.
+    /// interrupts disabled; `cpu` is that CPU, as the caller has it already
+    /// (reading it again would be a second `smp_processor_id()`, which the
+    /// compiler cannot tell is the same value).
     ///
     /// # Safety
     ///
-    /// `head` is the initialised head of the current CPU's list of `T`s
+    /// `cpu` is the current CPU. `head` is the initialised head of the
+    /// current CPU's list of `T`s
     /// (linked through their `ID` link), valid for `'a`, whose entries are
     /// this CPU's slots of per-CPU objects valid for `'a`; the list, and the
     /// link of every slot of this CPU of a `T`, are changed only on this CPU
     /// with interrupts disabled (not from NMI).
     #[inline]
-    pub unsafe fn local(head: *mut bindings::list_head, irqs_off: &'a IrqsOff) -> Self {
+    pub unsafe fn local(
+        head: *mut bindings::list_head,
+        cpu: PossibleCpu,
+        irqs_off: &'a IrqsOff,
+    ) -> Self {
+        let _ = irqs_off;
         // INVARIANT: by the safety requirements; interrupts stay off, and
-        // the task on this CPU, for `'a`, so nothing else changes the list.
+        // the task on `cpu`, for `'a`, so nothing else changes the list.
         Self {
             // SAFETY: `head` is valid, hence not null.
             head: unsafe { NonNull::new_unchecked(head) },
-            cpu: PossibleCpu::current(irqs_off),
+            cpu,
             _list: PhantomData,
             _not_send: NotThreadSafe,
         }
@@ -469,9 +477,10 @@ mod tests {
         let a = items(7)?;
         let irqs_off = IrqsOff::new().expect("not in NMI");
         let here = q.this_cpu(&irqs_off);
-        // SAFETY: `here.head` is this CPU's list, changed only here with IRQs
-        // off while this test runs; its entries are this CPU's `a` slots.
-        let list = unsafe { CpuList::<Item>::local(here.head.get(), &irqs_off) };
+        // SAFETY: `here` is this CPU's slot and `here.head` its list,
+        // changed only here with IRQs off while this test runs; its entries
+        // are this CPU's `a` slots.
+        let list = unsafe { CpuList::<Item>::local(here.head.get(), here.cpu(), &irqs_off) };
         let mine = a.this_cpu(&irqs_off);
         // SAFETY: `a` outlives the list; the item is popped below.
         assert!(unsafe { list.push_back(mine) });
@@ -480,7 +489,7 @@ mod tests {
             Some(7 + mine.cpu().as_u32())
         );
         // SAFETY: as above, for the second link; the list is empty.
-        let other = unsafe { CpuList::<Item, 1>::local(here.head.get(), &irqs_off) };
+        let other = unsafe { CpuList::<Item, 1>::local(here.head.get(), here.cpu(), &irqs_off) };
         // SAFETY: as above; removed below.
         assert!(unsafe { other.push_back(mine) });
         // The first link is untouched.

@@ -145,6 +145,19 @@ impl PossibleCpu {
         Self(unsafe { CpuId::from_i32_unchecked(cpu) })
     }
 
+    /// The CPU `cpu`, which the caller knows to be possible.
+    ///
+    /// # Safety
+    ///
+    /// `cpu` is the id of a possible CPU.
+    #[inline]
+    pub unsafe fn from_u32_unchecked(cpu: u32) -> Self {
+        debug_assert!(Self::from_u32(cpu).is_some());
+        // INVARIANT: by the safety requirements.
+        // SAFETY: a possible CPU's id is below `nr_cpu_ids`.
+        Self(unsafe { CpuId::from_u32_unchecked(cpu) })
+    }
+
     /// The CPU the caller is pinned to (`smp_processor_id()`).
     ///
     /// It stays the current CPU for as long as `pinned` exists.
