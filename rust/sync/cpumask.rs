@@ -200,12 +200,13 @@ fn nr_words() -> usize {
 /// The first [`nr_words`] words of `cpu_possible_mask`.
 #[inline(always)]
 fn possible_words() -> &'static [usize] {
-    // SAFETY: `__cpu_possible_mask` is a static `struct cpumask` of
-    // `NR_CPUS` bits, so a shared reference to it is valid for `'static`
-    // as long as it is not written meanwhile: the possible CPUs are fixed
-    // at boot, before any module runs (`include/linux/cpumask.h`), so it
-    // never is once this code can run.
-    let bits = unsafe { &(*(&raw const bindings::__cpu_possible_mask)).bits };
+    let mask = &raw const bindings::__cpu_possible_mask;
+    // SAFETY: `mask` points to the static `struct cpumask` of `NR_CPUS`
+    // bits `__cpu_possible_mask`, so a shared reference to it is valid for
+    // `'static` as long as it is not written meanwhile: the possible CPUs
+    // are fixed at boot, before any module runs
+    // (`include/linux/cpumask.h`), so it never is once this code can run.
+    let bits = unsafe { &(*mask).bits };
     // `nr_words()` is at most `BITS_TO_LONGS(NR_CPUS)`, since `nr_cpu_ids`
     // is at most `NR_CPUS`: never `None`.
     bits.get(..nr_words()).unwrap_or(&[])
