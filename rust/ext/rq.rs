@@ -209,14 +209,15 @@ impl<'a> ThisRq<'a> {
     #[inline]
     fn sched_pcpus_to_kick(&self) -> CpuList<'a, SchedPcpu> {
         // SAFETY: the head is initialised at boot with the runqueue, of the
-        // current CPU, `self.cpu` (type invariant). `queue_kicks()` links this CPU's
-        // slot of a scheduler's per-CPU data on it with interrupts disabled
-        // and the kick irq_work of this CPU unlinks them, in hard IRQ
-        // context: both on this CPU, neither from NMI (`IrqsOff`). An entry's
-        // scheduler frees its per-CPU data only after syncing this CPU's
-        // kick irq_work, which `queue_kicks()` queues whenever it links an
-        // entry and which cannot run while interrupts are off here; inside
-        // it, `'a` ends with it. So entries stay valid for `'a`.
+        // current CPU, which is `self.cpu` (type invariant). `queue_kicks()`
+        // links this CPU's slot of a scheduler's per-CPU data on it with
+        // interrupts disabled and the kick irq_work of this CPU unlinks
+        // them, in hard IRQ context: both on this CPU, neither from NMI
+        // (`IrqsOff`). An entry's scheduler frees its per-CPU data only
+        // after syncing this CPU's kick irq_work, which `queue_kicks()`
+        // queues whenever it links an entry and which cannot run while
+        // interrupts are off here; inside it, `'a` ends with it. So entries
+        // stay valid for `'a`.
         unsafe {
             CpuList::local(
                 &raw mut (*self.rq.as_raw()).scx.sched_pcpus_to_kick,

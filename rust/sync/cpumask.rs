@@ -101,14 +101,10 @@ impl AtomicCpumask {
     fn word(&self, cpu: PossibleCpu) -> (*mut usize, usize) {
         let i = cpu.as_u32() as usize;
         let bits = usize::BITS as usize;
-        // With `NR_CPUS` at most a word's bits, `i < nr_cpu_ids <= NR_CPUS`
-        // is in the first word: say so at compile time, as `NR_CPUS` does
-        // for C.
-        let (word, bit) = if bindings::NR_CPUS as usize <= bits {
-            (0, i % bits)
-        } else {
-            (i / bits, i % bits)
-        };
+        // With one word, `i < nr_cpu_ids <= NR_CPUS` is in it: say so at
+        // compile time, as `NR_CPUS` does for C.
+        let word = if ONE_WORD { 0 } else { i / bits };
+        let bit = i % bits;
         // SAFETY: `cpu` is below `nr_cpu_ids` (`PossibleCpu`), which the
         // mask has at least as many bits as (type invariant), so the word is
         // inside the mask.
@@ -143,6 +139,7 @@ impl AtomicCpumask {
         // race with no plain access.
         unsafe { core::slice::from_raw_parts(self.0.get().cast::<Atomic<usize>>(), nr_words()) }
     }
+
     /// Whether `cpu` is set (`cpumask_test_cpu()`).
     #[inline]
     pub fn test(&self, cpu: PossibleCpu) -> bool {
@@ -180,20 +177,21 @@ impl AtomicCpumask {
     }
 }
 
-/// `BITS_TO_LONGS(nr_cpu_ids)`: the words that hold the bits of CPUs.
-///
-/// With `NR_CPUS` at most a word's bits (the kernels of this project
-/// have 8), that is one word whatever `nr_cpu_ids` is, as C's
-/// `small_cpumask_bits` makes it a constant too; the iterator then scans
-/// one word known at compile time, as `for_each_cpu()` does.
+/// Whether every CPU's bit is in a mask's first word: `NR_CPUS` is at most
+/// a word's bits (the kernels of this project have 8), so
+/// `1 <= nr_cpu_ids <= NR_CPUS <= usize::BITS`. C's `small_cpumask_bits`
+/// makes the same fact a constant.
+const ONE_WORD: bool = bindings::NR_CPUS as usize <= usize::BITS as usize;
+
+/// `BITS_TO_LONGS(nr_cpu_ids)`: the words that hold the bits of CPUs; the
+/// constant 1 with [`ONE_WORD`], so that the iterator scans one word known
+/// at compile time, as `for_each_cpu()` does.
 #[inline(always)]
 fn nr_words() -> usize {
-    let bits = usize::BITS as usize;
-    if bindings::NR_CPUS as usize <= bits {
-        // `1 <= nr_cpu_ids <= NR_CPUS <= bits`.
+    if ONE_WORD {
         1
     } else {
-        (nr_cpu_ids() as usize).div_ceil(bits)
+        (nr_cpu_ids() as usize).div_ceil(usize::BITS as usize)
     }
 }
 
@@ -331,6 +329,22 @@ mod tests {
         for cpu in possible_cpus() {
             assert_eq!(shared.0.test(cpu.id()), mask.test(cpu));
         }
+        Ok(())
+    }
+
+    /// Bits that are not possible CPUs' (here: every bit of the first word
+    /// past the possible CPUs, written by hand as C code could) are not
+    /// yielded: the iterator yields exactly the possible CPUs.
+    #[test]
+    fn iter_skips_bits_of_impossible_cpus() -> Result {
+        let var = CpumaskVar::new_zero(GFP_KERNEL)?;
+        // SAFETY: `var` is an allocated mask of at least one word, not
+        // shared: a plain write of its first word races with nothing.
+        unsafe { var.as_raw().cast::<usize>().write(usize::MAX) };
+        // SAFETY: `var` outlives `mask`, and is changed only through it.
+        let mask = unsafe { AtomicCpumask::from_raw(var.as_raw()) };
+        let first_word = possible_cpus().take_while(|c| c.as_u32() < usize::BITS);
+        assert!(mask.iter().eq(first_word));
         Ok(())
     }
 
