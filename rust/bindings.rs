@@ -128,18 +128,37 @@ extern "C" {
     /// Per-CPU, as `runqueues`: a template of this CPU's pointer, read with
     /// `this_cpu_ptr()`.
     pub(crate) static scx_kick_syncs: *mut sched::scx_kick_syncs;
+    /// Per-CPU, as `scx_kick_syncs`: the runqueue locked by the sched_ext
+    /// operation this CPU is in (`scx_locked_rq()`).
+    pub(crate) static scx_locked_rq_state: *mut rq;
+    /// Whether the schedulers are cid-form (`scx_is_cid_type()`).
+    pub(crate) static __scx_is_cid_type: static_key_false;
+    /// `__rcu`: the cid of each CPU (`__scx_cpu_to_cid()`), `nr_cpu_ids`
+    /// entries, published while a cid-form scheduler is loaded.
+    pub(crate) static scx_cpu_to_cid_tbl: *mut i16;
 }
 
-// What C calls out of line on the kick path, exported by patch 0004 to
-// this module as it is (its prototypes are in kernel/sched/sched.h, whose
-// functions rust/ext/bindgen_parameters leaves out; rust/ext/layout.c checks
-// these declarations).
+// What C calls out of line on the kick and sub-dispatch paths, exported by
+// patch 0004 to this module as it is (its prototypes are in
+// kernel/sched/sched.h and kernel/sched/ext/, whose functions
+// rust/ext/bindgen_parameters leaves out; rust/ext/layout.c checks these
+// declarations).
 #[cfg(not(scx_rs_sample))]
 #[expect(improper_ctypes)]
 extern "C" {
     pub(crate) fn raw_spin_rq_lock_nested(rq: *mut rq, subclass: c_int);
     pub(crate) fn raw_spin_rq_trylock(rq: *mut rq) -> bool;
     pub(crate) fn resched_curr(rq: *mut rq);
+    #[cfg(CONFIG_EXT_SUB_SCHED)]
+    pub(crate) fn scx_find_sub_sched(cgroup_id: u64) -> *mut scx_sched;
+    pub(crate) fn scx_consume_dispatch_q(
+        sch: *mut scx_sched,
+        rq: *mut rq,
+        dsq: *mut scx_dispatch_q,
+        enq_flags: u64,
+    ) -> bool;
+    pub(crate) fn scx_consume_global_dsq(sch: *mut scx_sched, rq: *mut rq) -> bool;
+    pub(crate) fn scx_flush_dispatch_buf(sch: *mut scx_sched, rq: *mut rq);
 }
 // Declared, opaque, in kernel::bindings too (public headers name them).
 #[cfg(not(scx_rs_sample))]
@@ -176,14 +195,28 @@ mod tests {
 
     #[test]
     fn generated_layout_matches_c() {
-        // `curr` is in an anonymous union at its start.
-        let rq_curr = (c_str!("rq.curr"), offset_of!(rq, __bindgen_anon_1));
-        let rust: [(&CStr, usize); 53] = layout! {
+        // Named otherwise by bindgen: `curr` is in an anonymous union at the
+        // start of `struct rq`, as the `ops` of both forms are in `struct
+        // scx_sched`; `priv` is a Rust keyword.
+        let renamed = [
+            (c_str!("rq.curr"), offset_of!(rq, __bindgen_anon_1)),
+            (
+                c_str!("scx_sched.ops"),
+                offset_of!(scx_sched, __bindgen_anon_1),
+            ),
+            (
+                c_str!("sched_ext_ops.priv"),
+                offset_of!(sched_ext_ops, priv_),
+            ),
+        ];
+        let rust: [(&CStr, usize); 56] = layout! {
             rq: idle, scx, cpu;
             scx_rq: local_dsq, flags, sub_dispatch_prev, cpus_to_sync,
                 kick_sync_pending, kick_sync, sched_pcpus_to_kick,
                 deferred_reenq_lock, kick_cpus_irq_work;
-            scx_sched: pcpu, level, ancestors, has_op, bypass_dsp_enable_depth;
+            scx_sched: pcpu, level, ancestors, has_op, bypass_dsp_enable_depth,
+                dead;
+            sched_ext_ops: dispatch;
             scx_sched_pcpu: sch, flags, cpus_to_kick, cpus_to_kick_if_idle,
                 cpus_to_preempt, cpus_to_wait, to_kick_node, ecaps, event_stats,
                 bypass_dsq, bypass_host_seq, dsp_ctx;
@@ -196,8 +229,8 @@ mod tests {
         };
 
         // SAFETY: `scx_rs_layout_count()` has no preconditions.
-        assert_eq!(unsafe { scx_rs_layout_count() }, rust.len() + 1);
-        for (name, value) in Iterator::chain(rust.into_iter(), [rq_curr]) {
+        assert_eq!(unsafe { scx_rs_layout_count() }, rust.len() + renamed.len());
+        for (name, value) in Iterator::chain(rust.into_iter(), renamed) {
             // SAFETY: `name` is a NUL-terminated string.
             let c = unsafe { scx_rs_layout_of(name.as_char_ptr()) };
             if c != value {
@@ -210,15 +243,23 @@ mod tests {
     #[test]
     fn locked_rq_is_none_outside_callbacks() {
         let _guard = PreemptGuard::new();
-        // SAFETY: preemption is disabled, as `scx_locked_rq()` requires.
-        assert!(unsafe { scx_impl_locked_rq() }.is_null());
+        // SAFETY: preemption is disabled, so the task stays on this CPU
+        // while it reads its slot of the per-CPU `scx_locked_rq_state`,
+        // which only this CPU writes.
+        let rq = unsafe {
+            this_cpu_ptr((&raw const scx_locked_rq_state).cast_mut().cast())
+                .cast::<*mut rq>()
+                .read()
+        };
+        assert!(rq.is_null());
     }
 
+    #[cfg(CONFIG_EXT_SUB_SCHED)]
     #[test]
     fn find_sub_sched_finds_nothing_unattached() {
         let _rcu = rcu::read_lock();
         // SAFETY: under the RCU read lock, as `scx_find_sub_sched()`
         // requires; no cgroup has this id.
-        assert!(unsafe { scx_impl_find_sub_sched(u64::MAX) }.is_null());
+        assert!(unsafe { scx_find_sub_sched(u64::MAX) }.is_null());
     }
 }

@@ -7,11 +7,12 @@
 //! The step decides, in the order the C code does, whether and how the
 //! child gets to run something on the runqueue: its global DSQ first, the
 //! bypass rules, then its `ops.dispatch()` in a bounded loop. sched_ext's
-//! queue machinery - consuming a DSQ, calling a BPF operation with its kfunc
-//! context and flushing the dispatch buffer it filled - stays C, reached
-//! through the [`ChildSched`] methods and the child's
-//! [`DispatchOp`](crate::ext::sched::DispatchOp). Each of those calls may drop and retake the
-//! runqueue lock; nothing read before one is trusted after it.
+//! queue machinery - consuming a DSQ and flushing the dispatch buffer that
+//! `ops.dispatch()` filled - stays C, called directly as the C step calls
+//! it, through the [`ChildSched`] methods and the child's
+//! [`DispatchOp`](crate::ext::sched::DispatchOp), which calls the operation
+//! itself as `SCX_CALL_OP()` does. Each of those calls may drop and retake
+//! the runqueue lock; nothing read before one is trusted after it.
 //!
 //! `prev` is `rq->scx.sub_dispatch_prev`, stashed by the outermost,
 //! non-nested dispatch, which is always the C one.

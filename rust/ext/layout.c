@@ -21,11 +21,31 @@ static_assert(__same_type(&runqueues, struct rq *));
 static_assert(__same_type(&ext_sched_class, const struct sched_class *));
 static_assert(__same_type(&__scx_has_subs, struct static_key_false *));
 static_assert(__same_type(&scx_kick_syncs, struct scx_kick_syncs **));
+static_assert(__same_type(&scx_locked_rq_state, struct rq **));
+static_assert(__same_type(&__scx_is_cid_type, struct static_key_false *));
+static_assert(__same_type(&scx_cpu_to_cid_tbl, s16 **));
 
 /* and these functions */
 static_assert(__same_type(&raw_spin_rq_lock_nested, void (*)(struct rq *, int)));
 static_assert(__same_type(&raw_spin_rq_trylock, bool (*)(struct rq *)));
 static_assert(__same_type(&resched_curr, void (*)(struct rq *)));
+#ifdef CONFIG_EXT_SUB_SCHED
+static_assert(__same_type(&scx_find_sub_sched, struct scx_sched *(*)(u64)));
+#endif
+static_assert(__same_type(&scx_consume_dispatch_q,
+			  bool (*)(struct scx_sched *, struct rq *,
+				   struct scx_dispatch_q *, u64)));
+static_assert(__same_type(&scx_consume_global_dsq,
+			  bool (*)(struct scx_sched *, struct rq *)));
+static_assert(__same_type(&scx_flush_dispatch_buf,
+			  void (*)(struct scx_sched *, struct rq *)));
+
+/*
+ * rust/ext/sched.rs reads ops.dispatch of either form of the union in
+ * struct scx_sched through the cpu form's.
+ */
+static_assert(offsetof(struct sched_ext_ops, dispatch) ==
+	      offsetof(struct sched_ext_ops_cid, dispatch));
 
 /* rust/sync/mod.rs: HARDIRQ_DISABLE_MASK */
 static_assert(HARDIRQ_DISABLE_MASK == 0x00ff0000);
@@ -62,6 +82,12 @@ static const struct scx_rs_layout scx_rs_layout[] = {
 	OFFSET(scx_sched, ancestors),
 	OFFSET(scx_sched, has_op),
 	OFFSET(scx_sched, bypass_dsp_enable_depth),
+	OFFSET(scx_sched, dead),
+	OFFSET(scx_sched, ops),
+
+	SIZE(sched_ext_ops),
+	OFFSET(sched_ext_ops, dispatch),
+	OFFSET(sched_ext_ops, priv),
 
 	SIZE(scx_sched_pcpu),
 	OFFSET(scx_sched_pcpu, sch),

@@ -37,6 +37,7 @@ use kernel::{
     ffi::{c_ulong, c_void},
     ptr::project,
     str::{CStr, CStrExt},
+    sync::atomic::{Atomic, Relaxed},
     types::{NotThreadSafe, Opaque},
 };
 
@@ -94,6 +95,11 @@ pub struct SchedFields {
     /// `bypass_dsp_enable_depth`, an `atomic_t`: how many bypassing
     /// schedulers need the bypass dispatch path of this one.
     pub bypass_dsp_enable_depth: Field<Sched, i32, Marked>,
+    /// `dead`, set once `ops.exit()` has run: kfuncs no longer find the
+    /// scheduler (`scx_prog_sched()`).
+    pub dead: Field<Sched, bool, Marked>,
+    /// `ops.dispatch`, the scheduler's `ops.dispatch()` if it has one.
+    pub ops_dispatch: Field<Sched, Option<DispatchFn>, Const>,
 }
 
 /// The fields of `struct scx_sched` these paths read.
@@ -113,12 +119,18 @@ pub const SCHED: SchedFields = {
     //   after the scheduler's last user is gone; slots are only shared
     //   (`SchedPcpu` allows C's own accesses);
     // - `bypass_dsp_enable_depth` is an `atomic_t`, changed only with
-    //   `atomic_inc()`/`atomic_dec()` and read with `atomic_read()`.
+    //   `atomic_inc()`/`atomic_dec()` and read with `atomic_read()`;
+    // - `dead` is set with `WRITE_ONCE()` and read with `READ_ONCE()`;
+    // - `ops` is copied from the BPF scheduler's when it is created and
+    //   its operations are not changed after (the cid form, `ops_cid`,
+    //   shares the union, with `dispatch()` taking a cid where the cpu form
+    //   takes a CPU, both `s32`).
     // `SchedPcpu` is a transparent wrapper of `struct scx_sched_pcpu`.
     //
     // SAFETY: each projection is `project!` of the field it names, the
-    // bitmap word being within `has_op`; each field is protected as argued
-    // above, as `Field::new` requires.
+    // bitmap word being within `has_op` and `ops` being the union at
+    // `__bindgen_anon_1`, every member of which is at its start; each
+    // field is protected as argued above, as `Field::new` requires.
     unsafe {
         SchedFields {
             level: Field::<Sched, _, _>::new(|s| project!(mut s, .level)),
@@ -131,6 +143,11 @@ pub const SCHED: SchedFields = {
             bypass_dsp_enable_depth: Field::<Sched, _, _>::new(
                 |s| project!(mut s, .bypass_dsp_enable_depth.counter),
             ),
+            dead: Field::<Sched, _, _>::new(|s| project!(mut s, .dead)),
+            ops_dispatch: Field::<Sched, _, _>::new(|s| {
+                let ops = project!(mut s, .__bindgen_anon_1).cast::<bindings::sched_ext_ops>();
+                project!(mut ops, .dispatch)
+            }),
         }
     }
 };
@@ -157,12 +174,19 @@ impl Sched {
     #[inline(always)]
     pub fn find_sub<'g>(cgroup_id: u64, rcu: &'g rcu::Guard) -> Option<&'g Sched> {
         let _ = rcu;
-        // SAFETY: the RCU read lock is held, as the lookup requires; a
-        // scheduler found under RCU stays allocated and live until the read
-        // lock is dropped, which `'g` bounds, as `from_raw` requires.
-        unsafe {
-            NonNull::new(bindings::scx_impl_find_sub_sched(cgroup_id)).map(|s| Sched::from_raw(s))
-        }
+        #[cfg(CONFIG_EXT_SUB_SCHED)]
+        // SAFETY: the RCU read lock is held, as the lookup requires.
+        let sch = unsafe { bindings::scx_find_sub_sched(cgroup_id) };
+        // Without sub-schedulers, no cgroup has one.
+        #[cfg(not(CONFIG_EXT_SUB_SCHED))]
+        let sch = {
+            let _ = cgroup_id;
+            core::ptr::null_mut()
+        };
+        // SAFETY: a scheduler found under RCU stays allocated and live until
+        // the read lock is dropped, which `'g` bounds, as `from_raw`
+        // requires.
+        NonNull::new(sch).map(|s| unsafe { Sched::from_raw(s) })
     }
 
     /// The parent of the scheduler (`scx_parent()`), `None` for the root.
@@ -257,12 +281,7 @@ impl Sched {
     /// Whether the bypass dispatch path is enabled
     /// (`scx_bypass_dsp_enabled()`): the scheduler, or a descendant whose
     /// tasks it hosts, is bypassing.
-    ///
-    /// Out of line: the nested dispatch step tests it before and after the
-    /// loop that calls the child's `ops.dispatch()`, and keeping the
-    /// counter's address across that loop would take stack in every level
-    /// of nesting.
-    #[inline(never)]
+    #[inline(always)]
     pub fn bypass_dsp_enabled(&self) -> bool {
         SCHED.bypass_dsp_enable_depth.load(self) != 0
     }
@@ -441,8 +460,37 @@ pub struct BpfProgAux(Opaque<bindings::bpf_prog_aux>);
 impl BpfProgAux {
     /// The scheduler the program belongs to (`scx_prog_sched()`), `None` if
     /// none or if it is dead; alive while `rcu` is held.
+    ///
+    /// The program of a scheduler's operation is associated with the
+    /// scheduler's struct_ops map, whose `priv` is the scheduler: that is
+    /// read here, as `scx_prog_sched()` does inline. The fallback for a
+    /// program with no association (older schedulers' non-struct_ops
+    /// programs, which stand for the root) is `scx_prog_sched()` itself.
     #[inline(always)]
     pub fn sched<'g>(&self, rcu: &'g rcu::Guard) -> Option<&'g Sched> {
+        // SAFETY: `self` is a loaded program's aux (type invariant), which
+        // is all `bpf_prog_get_assoc_struct_ops()` needs.
+        let ops = unsafe { bindings::bpf_prog_get_assoc_struct_ops(self.0.get()) };
+        let Some(ops) = NonNull::new(ops.cast::<bindings::sched_ext_ops>()) else {
+            return self.sched_unassociated(rcu);
+        };
+        // SAFETY: a program's association holds its struct_ops map, so its
+        // `struct sched_ext_ops`, in which sched_ext sets `priv` to the
+        // scheduler with `rcu_assign_pointer()` and clears it with
+        // `RCU_INIT_POINTER()`, is valid while the program runs; an atomic
+        // load of the aligned pointer is `rcu_dereference_all()`.
+        let sch = unsafe { Atomic::from_ptr(project!(mut ops.as_ptr(), .priv_)) }.load(Relaxed);
+        // SAFETY: a scheduler found under RCU, which `rcu` holds, stays
+        // allocated and live until the read lock is dropped, which `'g`
+        // bounds, as `from_raw` requires.
+        let sch = unsafe { Sched::from_raw(NonNull::new(sch.cast::<scx_sched>())?) };
+        (!SCHED.dead.load(sch)).then_some(sch)
+    }
+
+    /// `scx_prog_sched()` for a program with no associated struct_ops map.
+    #[cold]
+    #[inline(never)]
+    fn sched_unassociated<'g>(&self, rcu: &'g rcu::Guard) -> Option<&'g Sched> {
         let _ = rcu;
         // SAFETY: `self` is a loaded program's aux (type invariant) and the
         // RCU read lock is held, as `scx_prog_sched()` requires; a scheduler
@@ -497,12 +545,12 @@ impl<'a> SubDispatch<'a> {
         // SAFETY: `aux` is valid for `'a` (safety requirements) and
         // `BpfProgAux` is a transparent wrapper of it. Kfuncs run with
         // preemption disabled (BPF programs are non-preemptible), as
-        // `scx_locked_rq()` requires; the runqueue it returns is a possible
-        // CPU's, never freed, for which `Rq`'s invariant holds for `'a`, as
-        // `CObject::from_raw` requires.
+        // `locked_rq_state()` requires (`scx_locked_rq()`); the runqueue it
+        // holds is a possible CPU's, never freed, for which `Rq`'s invariant
+        // holds for `'a`, as `CObject::from_raw` requires.
         let (prog, rq) = unsafe {
             let prog = &*aux.cast::<BpfProgAux>();
-            let rq = NonNull::new(bindings::scx_impl_locked_rq()).map(|rq| Rq::from_raw(rq));
+            let rq = NonNull::new(locked_rq_state().read()).map(|rq| Rq::from_raw(rq));
             (prog, rq)
         };
         let rq = rq?;
@@ -605,7 +653,7 @@ impl<'c> ChildSched<'c> {
         // by the sched_ext operation this context runs in, its parent's
         // `ops.dispatch()` (type invariants): the nested dispatch step, in
         // which sched_ext consumes the child's DSQs into that runqueue.
-        unsafe { bindings::scx_impl_consume_global_dsq(self.child.as_raw(), self.ctx.rq.as_raw()) }
+        unsafe { bindings::scx_consume_global_dsq(self.child.as_raw(), self.ctx.rq.as_raw()) }
     }
 
     /// Moves the first task of the child's bypass DSQ of the runqueue's CPU
@@ -619,33 +667,40 @@ impl<'c> ChildSched<'c> {
         let dsq = self.child.pcpu().get(self.ctx.rq.cpu()).bypass_dsq();
         // SAFETY: as in `consume_global_dsq`; `dsq` is the child's bypass DSQ
         // of that CPU, initialised with the scheduler.
-        unsafe { bindings::scx_impl_consume_dsq(self.child.as_raw(), self.ctx.rq.as_raw(), dsq) }
+        unsafe {
+            bindings::scx_consume_dispatch_q(self.child.as_raw(), self.ctx.rq.as_raw(), dsq, 0)
+        }
     }
 
     /// The child's `ops.dispatch()`, if it has one
-    /// (`SCX_HAS_OP(sch, dispatch)`): sched_ext calls the operation's
-    /// pointer unchecked, so only a [`DispatchOp`] can.
-    #[inline(always)]
+    /// (`SCX_HAS_OP(sch, dispatch)`): only a [`DispatchOp`] can call it.
     ///
     /// The operation's `prev` is the runqueue's `sub_dispatch_prev` if that
     /// is an ext task of the child (`prev_on_sch`), else none, fixed here:
     /// no caller can hand the child another task.
+    #[inline(always)]
     pub fn dispatch_op(&self) -> Option<DispatchOp<'c>> {
         if !self.child.has_dispatch() {
             return None;
         }
+        // sched_ext sets the bit only for an operation the scheduler has
+        // (`ops.dispatch` not null) and then calls it unchecked; a null one
+        // here would be a scheduler without it.
+        let op = SCHED.ops_dispatch.get(self.child)?;
         let prev = self
             .ctx
             .sub_dispatch_prev()
             .filter(|p| p.on_sched(self.child))
             .map_or(core::ptr::null_mut(), |p| p.as_raw());
-        // INVARIANT: the child has the operation (just checked), and `prev`
-        // is null or the task that was running on the runqueue when
-        // dispatching started, an ext task of the child, which stays valid
-        // while the CPU is in `__schedule()` for it, i.e. for `'c`.
+        // INVARIANT: `op` is the child's `ops.dispatch()`, which it has (just
+        // checked), and `prev` is null or the task that was running on the
+        // runqueue when dispatching started, an ext task of the child,
+        // which stays valid while the CPU is in `__schedule()` for it, i.e.
+        // for `'c`.
         Some(DispatchOp {
             child: self.child,
-            rq: self.ctx.rq,
+            ctx: self.ctx,
+            op,
             prev,
         })
     }
@@ -671,10 +726,11 @@ impl<'c> ChildSched<'c> {
 ///
 /// # Invariants
 ///
-/// `child` has an `ops.dispatch()` and is a direct child of the scheduler
-/// dispatching on the locked runqueue `rq`, for `'c`; `prev` is null or the
-/// task that was running on `rq` when dispatching started, an ext task of
-/// `child`, valid for `'c`.
+/// `child` is a direct child of the scheduler dispatching in `ctx`, on its
+/// locked runqueue, for `'c`; `op` is the child's `ops.dispatch()`
+/// (`sch->ops.dispatch`, which sched_ext calls for it); `prev` is null or
+/// the task that was running on the runqueue when dispatching started, an
+/// ext task of `child`, valid for `'c`.
 ///
 /// The task passed as the operation's `prev` is the one fixed when the value
 /// was made, so no other task can be handed to the child:
@@ -689,36 +745,120 @@ impl<'c> ChildSched<'c> {
 #[derive(Clone, Copy)]
 pub struct DispatchOp<'c> {
     child: &'c Sched,
-    rq: &'c Rq,
+    ctx: SubDispatch<'c>,
+    op: DispatchFn,
     prev: *mut bindings::task_struct,
 }
+
+/// The type of `ops.dispatch()`: `(cpu or cid, prev)`.
+type DispatchFn = unsafe extern "C" fn(i32, *mut bindings::task_struct);
 
 impl DispatchOp<'_> {
     /// One round of the dispatch loop of the child (`scx_dispatch_sched()`):
     /// resets this CPU's dispatch context of the child for the runqueue
     /// (`dspc->rq = rq`, `dspc->nr_tasks = 0`), calls its `ops.dispatch()`
-    /// for the runqueue's CPU with its `prev` (`SCX_CALL_OP(sch, dispatch,
-    /// rq, cpu, prev_on_sch ? prev : NULL)`), then carries out the inserts it buffered
-    /// (`scx_flush_dispatch_buf()`). Returns how many tasks that moved
-    /// (`dspc->nr_tasks`: the tasks the flush inserted and those
-    /// `scx_bpf_dsq_move_to_local()` moved during the operation).
+    /// for the runqueue's CPU with its `prev`, the runqueue being the locked
+    /// one of the operation's kfuncs (`SCX_CALL_OP(sch, dispatch, rq,
+    /// scx_cpu_arg(cpu), prev_on_sch ? prev : NULL)`), then carries out the
+    /// inserts it buffered (`scx_flush_dispatch_buf()`). Returns how many
+    /// tasks that moved (`dspc->nr_tasks`: the tasks the flush inserted and
+    /// those `scx_bpf_dsq_move_to_local()` moved during the operation).
     ///
     /// The operation and the flush may drop and retake the runqueue lock,
     /// and the operation may dispatch the child's own children (nesting).
     #[inline(always)]
     pub fn call(&self) -> u32 {
-        // SAFETY: the child is live, has the operation (type invariant), and
-        // the runqueue is locked by the sched_ext operation of its parent
-        // that this runs in, as `SCX_CALL_OP()` of `ops.dispatch()` requires;
-        // `prev` is null or the task that was running on the runqueue when
-        // sched_ext started dispatching, an ext task of the child, valid
-        // (type invariant), which is the `prev` C passes. Only this
-        // CPU's dispatch of the child uses its dispatch context of this CPU,
-        // and the runqueue is locked for the call.
+        let child = self.child.as_raw();
+        let rq = self.ctx.rq.as_raw();
+        let dspc = project!(mut self.child.pcpu().this_cpu(&self.ctx).as_raw(), .dsp_ctx);
+        // SAFETY: `dspc` is in this CPU's slot of the live child's per-CPU
+        // data (type invariant). Only sched_ext's dispatch of the child on
+        // this CPU uses it, with the runqueue locked, so interrupts off:
+        // this, and the kfuncs of the operation called below, on this CPU.
         unsafe {
-            bindings::scx_impl_dispatch_round(self.child.as_raw(), self.rq.as_raw(), self.prev)
+            project!(mut dspc, .rq).write(rq);
+            project!(mut dspc, .nr_tasks).write(0);
         }
+        // SAFETY: this runs in an operation of a live scheduler, the
+        // child's parent, with preemption disabled (the runqueue is locked).
+        let cpu = unsafe { scx_cpu_arg(self.ctx.rq.cpu()) };
+        // SAFETY: preemption is disabled while the context exists
+        // (`CpuPinned`).
+        let locked_rq = unsafe { locked_rq_state() };
+        // SAFETY: this CPU's `scx_locked_rq_state` is accessed only by this
+        // CPU, with plain accesses by sched_ext (`__this_cpu_read()`,
+        // `__this_cpu_write()`) in operations and kfuncs, which hold a
+        // runqueue lock, so never from an interrupt of code holding one, as
+        // this does: the save and restore race with nothing. `op` is the
+        // live child's `ops.dispatch()` (type invariant), called as
+        // `SCX_CALL_OP()` calls it: with the runqueue it dispatches locked
+        // and set as the locked one for its kfuncs, the CPU argument of the
+        // runqueue's CPU, and `prev` null or the task that was running
+        // there, an ext task of the child, valid (type invariant); the
+        // outer operation's locked runqueue is restored after it.
+        unsafe {
+            let outer = locked_rq.read();
+            locked_rq.write(rq);
+            (self.op)(cpu, self.prev);
+            locked_rq.write(outer);
+        }
+        // SAFETY: the child is live and the runqueue locked by the sched_ext
+        // operation of its parent that this runs in, this CPU's dispatch
+        // context of the child holding what its `ops.dispatch()` buffered
+        // for it, as `scx_flush_dispatch_buf()` requires.
+        unsafe { bindings::scx_flush_dispatch_buf(child, rq) };
+        // SAFETY: as for the writes above.
+        unsafe { project!(mut dspc, .nr_tasks).read() }
     }
+}
+
+/// This CPU's `scx_locked_rq_state`: the runqueue locked by the sched_ext
+/// operation the CPU is in, null if none (`scx_locked_rq()`).
+///
+/// # Safety
+///
+/// Preemption is disabled, and stays disabled while the pointer is used.
+#[inline(always)]
+unsafe fn locked_rq_state() -> *mut *mut bindings::rq {
+    // SAFETY: `scx_locked_rq_state` is a per-CPU variable exported to this
+    // module; with preemption disabled (safety requirements),
+    // `this_cpu_ptr()` gives this CPU's slot, which stays this CPU's.
+    unsafe {
+        bindings::this_cpu_ptr((&raw const bindings::scx_locked_rq_state).cast_mut().cast()).cast()
+    }
+}
+
+/// The CPU argument of an operation for `cpu` (`scx_cpu_arg()`): its cid
+/// when the schedulers are cid-form, else the CPU.
+///
+/// # Safety
+///
+/// The caller runs in an operation of a live scheduler, or in a kfunc it
+/// calls, with preemption disabled.
+#[inline(always)]
+unsafe fn scx_cpu_arg(cpu: PossibleCpu) -> i32 {
+    // SAFETY: `__scx_is_cid_type` is a static key, defined and initialised
+    // at build time and exported to this module; `static_key_count()` only
+    // reads its count atomically.
+    let cid_type = unsafe {
+        bindings::static_key_count((&raw const bindings::__scx_is_cid_type.key).cast_mut()) > 0
+    };
+    if !cid_type {
+        return cpu.as_u32() as i32;
+    }
+    // SAFETY: `scx_cpu_to_cid_tbl` is an aligned pointer exported to this
+    // module, changed only with `rcu_assign_pointer()` and
+    // `RCU_INIT_POINTER()`; an atomic load is `rcu_dereference_all()`.
+    let tbl = unsafe { Atomic::from_ptr((&raw const bindings::scx_cpu_to_cid_tbl).cast_mut()) }
+        .load(Relaxed);
+    // SAFETY: the root's enable publishes the tables before any task can be
+    // on sched_ext, and its disable retires them (freed after a grace
+    // period) only once the scheduler is dead and every task has left it.
+    // An operation of a live scheduler runs in between, with preemption
+    // disabled, which is an RCU read-side section (safety requirements), as
+    // `__scx_cpu_to_cid()` requires: `tbl` points to `nr_cpu_ids` entries,
+    // and `cpu` is below `nr_cpu_ids` (`PossibleCpu`).
+    i32::from(unsafe { tbl.add(cpu.as_u32() as usize).read() })
 }
 
 impl Deref for ChildSched<'_> {

@@ -255,7 +255,7 @@ macro_rules! impl_load {
     };
 }
 
-impl_load!(Marked: i32, u32, i64, u64, isize, usize);
+impl_load!(Marked: bool, i32, u32, i64, u64, isize, usize);
 impl_load!(RacyWord: i32, u32, i64, u64, isize, usize);
 
 impl<O: CObject, W> Field<O, *mut W, Pointee> {
