@@ -157,6 +157,7 @@ extern "C" {
         dsq: *mut scx_dispatch_q,
         enq_flags: u64,
     ) -> bool;
+    #[cfg(CONFIG_NUMA)]
     pub(crate) fn scx_consume_global_dsq(sch: *mut scx_sched, rq: *mut rq) -> bool;
     pub(crate) fn scx_flush_dispatch_buf(sch: *mut scx_sched, rq: *mut rq);
 }
@@ -209,13 +210,14 @@ mod tests {
                 offset_of!(sched_ext_ops, priv_),
             ),
         ];
-        let rust: [(&CStr, usize); 56] = layout! {
+        let rust: [(&CStr, usize); 59] = layout! {
             rq: idle, scx, cpu;
             scx_rq: local_dsq, flags, sub_dispatch_prev, cpus_to_sync,
                 kick_sync_pending, kick_sync, sched_pcpus_to_kick,
                 deferred_reenq_lock, kick_cpus_irq_work;
             scx_sched: pcpu, level, ancestors, has_op, bypass_dsp_enable_depth,
-                dead;
+                dead, pnode;
+            scx_sched_pnode: global_dsq;
             sched_ext_ops: dispatch;
             scx_sched_pcpu: sch, flags, cpus_to_kick, cpus_to_kick_if_idle,
                 cpus_to_preempt, cpus_to_wait, to_kick_node, ecaps, event_stats,

@@ -84,6 +84,10 @@ static const struct scx_rs_layout scx_rs_layout[] = {
 	OFFSET(scx_sched, bypass_dsp_enable_depth),
 	OFFSET(scx_sched, dead),
 	OFFSET(scx_sched, ops),
+	OFFSET(scx_sched, pnode),
+
+	SIZE(scx_sched_pnode),
+	OFFSET(scx_sched_pnode, global_dsq),
 
 	SIZE(sched_ext_ops),
 	OFFSET(sched_ext_ops, dispatch),

@@ -100,6 +100,8 @@ pub struct SchedFields {
     pub dead: Field<Sched, bool, Marked>,
     /// `ops.dispatch`, the scheduler's `ops.dispatch()` if it has one.
     pub ops_dispatch: Field<Sched, Option<DispatchFn>, Const>,
+    /// `pnode`, the scheduler's data of each NUMA node (its global DSQs).
+    pub pnode: Field<Sched, *mut *mut bindings::scx_sched_pnode, Const>,
 }
 
 /// The fields of `struct scx_sched` these paths read.
@@ -124,7 +126,9 @@ pub const SCHED: SchedFields = {
     // - `ops` is copied from the BPF scheduler's when it is created and
     //   its operations are not changed after (the cid form, `ops_cid`,
     //   shares the union, with `dispatch()` taking a cid where the cpu form
-    //   takes a CPU, both `s32`).
+    //   takes a CPU, both `s32`);
+    // - `pnode` is allocated then, `nr_node_ids` entries with one
+    //   allocated for every possible node, and freed with the scheduler.
     // `SchedPcpu` is a transparent wrapper of `struct scx_sched_pcpu`.
     //
     // SAFETY: each projection is `project!` of the field it names, the
@@ -144,6 +148,7 @@ pub const SCHED: SchedFields = {
                 |s| project!(mut s, .bypass_dsp_enable_depth.counter),
             ),
             dead: Field::<Sched, _, _>::new(|s| project!(mut s, .dead)),
+            pnode: Field::<Sched, _, _>::new(|s| project!(mut s, .pnode)),
             ops_dispatch: Field::<Sched, _, _>::new(|s| {
                 let ops = project!(mut s, .__bindgen_anon_1).cast::<bindings::sched_ext_ops>();
                 project!(mut ops, .dispatch)
@@ -284,6 +289,19 @@ impl Sched {
     #[inline(always)]
     pub fn bypass_dsp_enabled(&self) -> bool {
         SCHED.bypass_dsp_enable_depth.load(self) != 0
+    }
+
+    /// The scheduler's global DSQ of NUMA node 0
+    /// (`&sch->pnode[0]->global_dsq`).
+    #[cfg(not(CONFIG_NUMA))]
+    #[inline(always)]
+    fn global_dsq_of_node0(&self) -> *mut bindings::scx_dispatch_q {
+        // SAFETY: `pnode` has an entry for each possible node, allocated
+        // with the scheduler and freed with it (`SCHED`); without NUMA,
+        // node 0 is the one node, so entry 0 is readable, and valid, while
+        // the scheduler is live.
+        let node = unsafe { SCHED.pnode.get(self).read() };
+        project!(mut node, .global_dsq)
     }
 
     /// The scheduler's per-CPU data (`sch->pcpu`).
@@ -648,12 +666,30 @@ impl<'c> ChildSched<'c> {
     ///
     /// May drop and retake the runqueue lock.
     #[inline(always)]
+    ///
+    /// Without NUMA, the DSQ is that of node 0, found here as C's inline
+    /// `cpu_to_node()` finds it; with NUMA, `scx_consume_global_dsq()`
+    /// finds the node of the runqueue's CPU.
     pub fn consume_global_dsq(&self) -> bool {
+        #[cfg(not(CONFIG_NUMA))]
         // SAFETY: the child is a live scheduler and the runqueue is locked
         // by the sched_ext operation this context runs in, its parent's
         // `ops.dispatch()` (type invariants): the nested dispatch step, in
-        // which sched_ext consumes the child's DSQs into that runqueue.
-        unsafe { bindings::scx_consume_global_dsq(self.child.as_raw(), self.ctx.rq.as_raw()) }
+        // which sched_ext consumes the child's DSQs into that runqueue; the
+        // DSQ is the child's global DSQ of the only node.
+        unsafe {
+            bindings::scx_consume_dispatch_q(
+                self.child.as_raw(),
+                self.ctx.rq.as_raw(),
+                self.child.global_dsq_of_node0(),
+                0,
+            )
+        }
+        #[cfg(CONFIG_NUMA)]
+        // SAFETY: as above.
+        unsafe {
+            bindings::scx_consume_global_dsq(self.child.as_raw(), self.ctx.rq.as_raw())
+        }
     }
 
     /// Moves the first task of the child's bypass DSQ of the runqueue's CPU
