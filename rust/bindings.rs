@@ -115,27 +115,31 @@ pub(crate) use sched::*;
 // What C inlines on the replaced paths, exported by patch 0004 to this
 // module as data (rust/ext/bindgen_parameters generates no variables;
 // rust/ext/layout.c checks these declarations). Only their addresses are
-// taken: `runqueues` is per-CPU, so its address is that of a template to
-// offset (`per_cpu_ptr()`, `this_cpu_ptr()`), and the other two are read
-// by C code only (a class is compared by address, a static key through
-// `static_key_count()` or its jump label).
+// taken here, and C changes all but the class, so they are `static mut`
+// (never a Rust `static`, whose memory must not change) and reached with
+// `&raw mut`: the per-CPU ones (`runqueues`, `scx_kick_syncs`,
+// `scx_locked_rq_state`) are templates to offset (`per_cpu_ptr()`,
+// `this_cpu_ptr()`), which are the variables themselves without SMP; the
+// static keys are read through `static_key_count()`; the table pointer
+// with atomic loads. `ext_sched_class` is `const` in C and only compared
+// by address.
 #[cfg(not(scx_rs_sample))]
 #[expect(improper_ctypes)]
 extern "C" {
-    pub(crate) static runqueues: rq;
+    pub(crate) static mut runqueues: rq;
     pub(crate) static ext_sched_class: sched_class;
-    pub(crate) static __scx_has_subs: static_key_false;
+    pub(crate) static mut __scx_has_subs: static_key_false;
     /// Per-CPU, as `runqueues`: a template of this CPU's pointer, read with
     /// `this_cpu_ptr()`.
-    pub(crate) static scx_kick_syncs: *mut sched::scx_kick_syncs;
+    pub(crate) static mut scx_kick_syncs: *mut sched::scx_kick_syncs;
     /// Per-CPU, as `scx_kick_syncs`: the runqueue locked by the sched_ext
     /// operation this CPU is in (`scx_locked_rq()`).
-    pub(crate) static scx_locked_rq_state: *mut rq;
+    pub(crate) static mut scx_locked_rq_state: *mut rq;
     /// Whether the schedulers are cid-form (`scx_is_cid_type()`).
-    pub(crate) static __scx_is_cid_type: static_key_false;
+    pub(crate) static mut __scx_is_cid_type: static_key_false;
     /// `__rcu`: the cid of each CPU (`__scx_cpu_to_cid()`), `nr_cpu_ids`
     /// entries, published while a cid-form scheduler is loaded.
-    pub(crate) static scx_cpu_to_cid_tbl: *mut i16;
+    pub(crate) static mut scx_cpu_to_cid_tbl: *mut i16;
 }
 
 // What C calls out of line on the kick and sub-dispatch paths, exported by
@@ -249,7 +253,7 @@ mod tests {
         // while it reads its slot of the per-CPU `scx_locked_rq_state`,
         // which only this CPU writes.
         let rq = unsafe {
-            this_cpu_ptr((&raw const scx_locked_rq_state).cast_mut().cast())
+            this_cpu_ptr((&raw mut scx_locked_rq_state).cast())
                 .cast::<*mut rq>()
                 .read()
         };

@@ -98,10 +98,7 @@ impl Rq {
         // `cpu`'s runqueue, initialised at boot (`sched_init()`) and never
         // freed, as `from_raw` requires for `'static`; not null.
         unsafe {
-            let rq = bindings::per_cpu_ptr(
-                (&raw const bindings::runqueues).cast_mut().cast(),
-                cpu.as_u32(),
-            );
+            let rq = bindings::per_cpu_ptr((&raw mut bindings::runqueues).cast(), cpu.as_u32());
             Rq::from_raw(NonNull::new_unchecked(rq.cast()))
         }
     }
@@ -833,9 +830,8 @@ impl KickIrqWork {
         // read lives until it returns (`'_`). Every other access to it is
         // on this CPU; `Atomic<c_ulong>` has the layout of `c_ulong`.
         let syncs = unsafe {
-            let this =
-                bindings::this_cpu_ptr((&raw const bindings::scx_kick_syncs).cast_mut().cast())
-                    .cast::<*mut bindings::scx_kick_syncs>();
+            let this = bindings::this_cpu_ptr((&raw mut bindings::scx_kick_syncs).cast())
+                .cast::<*mut bindings::scx_kick_syncs>();
             let ks = this.read_volatile();
             (!ks.is_null()).then(|| {
                 core::slice::from_raw_parts(

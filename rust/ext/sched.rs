@@ -55,8 +55,9 @@ pub const SCX_CAP_BASE: u64 = bindings::scx_cap_flags_SCX_CAP_BASE as u64;
 pub struct Sched(Opaque<scx_sched>);
 
 // SAFETY: A scheduler is shared by all CPUs by design; `Sched` reads only
-// fields that never change after creation, and otherwise calls sched_ext's
-// own functions, which synchronise themselves.
+// fields that never change after creation or that C changes with marked
+// accesses (`SCHED`), and otherwise calls sched_ext's own functions, which
+// synchronise themselves.
 unsafe impl Sync for Sched {}
 
 // SAFETY: `Sched` is a transparent wrapper of `Opaque<scx_sched>`, and a
@@ -80,7 +81,7 @@ fn scx_has_subs() -> bool {
     // SAFETY: `__scx_has_subs` is a static key, defined and initialised at
     // build time and exported to this module; `static_key_count()` only
     // reads its count atomically.
-    unsafe { bindings::static_key_count((&raw const bindings::__scx_has_subs.key).cast_mut()) > 0 }
+    unsafe { bindings::static_key_count(&raw mut bindings::__scx_has_subs.key) > 0 }
 }
 
 /// The fields of `struct scx_sched` these paths read, with their
@@ -479,24 +480,27 @@ impl BpfProgAux {
     /// The scheduler the program belongs to (`scx_prog_sched()`), `None` if
     /// none or if it is dead; alive while `rcu` is held.
     ///
-    /// The program of a scheduler's operation is associated with the
-    /// scheduler's struct_ops map, whose `priv` is the scheduler: that is
-    /// read here, as `scx_prog_sched()` does inline. The fallback for a
+    /// With sub-schedulers, the program of a scheduler's operation is
+    /// associated with the scheduler's struct_ops map, whose `priv` is the
+    /// scheduler: that is read here, as `scx_prog_sched()` does inline. A
     /// program with no association (older schedulers' non-struct_ops
-    /// programs, which stand for the root) is `scx_prog_sched()` itself.
+    /// programs, which stand for the root), and every program without
+    /// sub-schedulers (the root is the only scheduler), take
+    /// `scx_prog_sched()` itself.
     #[inline(always)]
     pub fn sched<'g>(&self, rcu: &'g rcu::Guard) -> Option<&'g Sched> {
-        // SAFETY: `self` is a loaded program's aux (type invariant), which
-        // is all `bpf_prog_get_assoc_struct_ops()` needs.
-        let ops = unsafe { bindings::bpf_prog_get_assoc_struct_ops(self.0.get()) };
-        let Some(ops) = NonNull::new(ops.cast::<bindings::sched_ext_ops>()) else {
+        let Some(ops) = self.assoc_ops(rcu) else {
             return self.sched_unassociated(rcu);
         };
-        // SAFETY: a program's association holds its struct_ops map, so its
-        // `struct sched_ext_ops`, in which sched_ext sets `priv` to the
-        // scheduler with `rcu_assign_pointer()` and clears it with
-        // `RCU_INIT_POINTER()`, is valid while the program runs; an atomic
-        // load of the aligned pointer is `rcu_dereference_all()`.
+        // SAFETY: `ops` is the kernel data of the struct_ops map the program
+        // is associated with, found under the RCU read lock (`rcu`): the
+        // map's free disassociates its programs, then waits for an RCU
+        // grace period (`synchronize_rcu_mult()` in
+        // `bpf_struct_ops_map_free()`) before freeing it, so the data is
+        // valid while `rcu` is held. In it, sched_ext sets `priv` (at the
+        // same offset in the cpu and the cid forms) to the scheduler with
+        // `rcu_assign_pointer()` and clears it with `RCU_INIT_POINTER()`; an
+        // atomic load of the aligned pointer is `rcu_dereference_all()`.
         let sch = unsafe { Atomic::from_ptr(project!(mut ops.as_ptr(), .priv_)) }.load(Relaxed);
         // SAFETY: a scheduler found under RCU, which `rcu` holds, stays
         // allocated and live until the read lock is dropped, which `'g`
@@ -505,7 +509,24 @@ impl BpfProgAux {
         (!SCHED.dead.load(sch)).then_some(sch)
     }
 
-    /// `scx_prog_sched()` for a program with no associated struct_ops map.
+    /// The kernel data of the struct_ops map the program is associated with
+    /// (`bpf_prog_get_assoc_struct_ops()`), if any; none without
+    /// sub-schedulers, where `scx_prog_sched()` does not look.
+    #[inline(always)]
+    fn assoc_ops(&self, rcu: &rcu::Guard) -> Option<NonNull<bindings::sched_ext_ops>> {
+        let _ = rcu;
+        #[cfg(CONFIG_EXT_SUB_SCHED)]
+        // SAFETY: `self` is a loaded program's aux (type invariant), and the
+        // RCU read lock is held (`rcu`), as
+        // `bpf_prog_get_assoc_struct_ops()` requires.
+        let ops = unsafe { bindings::bpf_prog_get_assoc_struct_ops(self.0.get()) };
+        #[cfg(not(CONFIG_EXT_SUB_SCHED))]
+        let ops = core::ptr::null_mut::<c_void>();
+        NonNull::new(ops.cast())
+    }
+
+    /// `scx_prog_sched()` for a program with no associated struct_ops map,
+    /// or for every program without sub-schedulers.
     #[cold]
     #[inline(never)]
     fn sched_unassociated<'g>(&self, rcu: &'g rcu::Guard) -> Option<&'g Sched> {
@@ -561,11 +582,13 @@ impl<'a> SubDispatch<'a> {
     pub(crate) unsafe fn new(aux: *const bindings::bpf_prog_aux) -> Option<Self> {
         // INVARIANT: `prog` is the calling program's aux, valid for `'a`.
         // SAFETY: `aux` is valid for `'a` (safety requirements) and
-        // `BpfProgAux` is a transparent wrapper of it. Kfuncs run with
-        // preemption disabled (BPF programs are non-preemptible), as
-        // `locked_rq_state()` requires (`scx_locked_rq()`); the runqueue it
-        // holds is a possible CPU's, never freed, for which `Rq`'s invariant
-        // holds for `'a`, as `CObject::from_raw` requires.
+        // `BpfProgAux` is a transparent wrapper of it. sched_ext allows the
+        // kfunc only in `ops.dispatch()` and `ops.sub_ecaps_updated()`
+        // (`scx_kf_allow_flags[]`), which it calls through `SCX_CALL_OP()`
+        // with a runqueue locked, so with interrupts and preemption
+        // disabled, as `locked_rq_state()` requires (`scx_locked_rq()`);
+        // the runqueue it holds is a possible CPU's, never freed, for which
+        // `Rq`'s invariant holds for `'a`, as `CObject::from_raw` requires.
         let (prog, rq) = unsafe {
             let prog = &*aux.cast::<BpfProgAux>();
             let rq = NonNull::new(locked_rq_state().read()).map(|rq| Rq::from_raw(rq));
@@ -627,9 +650,25 @@ impl<'c> DispatchingSched<'c> {
     /// (`scx_parent(child) == parent`), or `None` if it is not one.
     #[inline(always)]
     pub fn direct_child(&self, child: &'c Sched) -> Option<ChildSched<'c>> {
-        (child.parent() == NonNull::new(self.sch.as_raw())).then_some(ChildSched {
+        if child.parent() != NonNull::new(self.sch.as_raw()) {
+            return None;
+        }
+        // `prev_on_sch` of `scx_dispatch_sched()`, which C computes at the
+        // step's entry: nothing between here and there drops the lock.
+        let prev = self
+            .ctx
+            .sub_dispatch_prev()
+            .filter(|p| p.on_sched(child))
+            .map_or(core::ptr::null_mut(), |p| p.as_raw());
+        // INVARIANT: `child`'s parent is the dispatching scheduler (just
+        // checked); `prev` is null or the task that was running on the
+        // runqueue when dispatching started, an ext task of the child,
+        // which stays valid while the CPU is in `__schedule()` for it, i.e.
+        // for `'c`.
+        Some(ChildSched {
             child,
             ctx: self.ctx,
+            prev,
         })
     }
 }
@@ -647,10 +686,14 @@ impl Deref for DispatchingSched<'_> {
 ///
 /// # Invariants
 ///
-/// `child`'s parent is the scheduler of `ctx`'s calling program.
+/// `child`'s parent is the scheduler of `ctx`'s calling program; `prev` is
+/// null or the task that was running on `ctx`'s runqueue when dispatching
+/// started, an ext task of `child` when the child was accepted, valid for
+/// `'c`.
 pub struct ChildSched<'c> {
     child: &'c Sched,
     ctx: SubDispatch<'c>,
+    prev: *mut bindings::task_struct,
 }
 
 impl<'c> ChildSched<'c> {
@@ -712,8 +755,9 @@ impl<'c> ChildSched<'c> {
     /// (`SCX_HAS_OP(sch, dispatch)`): only a [`DispatchOp`] can call it.
     ///
     /// The operation's `prev` is the runqueue's `sub_dispatch_prev` if that
-    /// is an ext task of the child (`prev_on_sch`), else none, fixed here:
-    /// no caller can hand the child another task.
+    /// was an ext task of the child when the child was accepted
+    /// (`prev_on_sch`), else none: no caller can hand the child another
+    /// task.
     #[inline(always)]
     pub fn dispatch_op(&self) -> Option<DispatchOp<'c>> {
         if !self.child.has_dispatch() {
@@ -723,21 +767,13 @@ impl<'c> ChildSched<'c> {
         // (`ops.dispatch` not null) and then calls it unchecked; a null one
         // here would be a scheduler without it.
         let op = SCHED.ops_dispatch.get(self.child)?;
-        let prev = self
-            .ctx
-            .sub_dispatch_prev()
-            .filter(|p| p.on_sched(self.child))
-            .map_or(core::ptr::null_mut(), |p| p.as_raw());
         // INVARIANT: `op` is the child's `ops.dispatch()`, which it has (just
-        // checked), and `prev` is null or the task that was running on the
-        // runqueue when dispatching started, an ext task of the child,
-        // which stays valid while the CPU is in `__schedule()` for it, i.e.
-        // for `'c`.
+        // checked); `prev` is as the type invariant of `self` says.
         Some(DispatchOp {
             child: self.child,
             ctx: self.ctx,
             op,
-            prev,
+            prev: self.prev,
         })
     }
 
@@ -818,6 +854,15 @@ impl DispatchOp<'_> {
         // SAFETY: this runs in an operation of a live scheduler, the
         // child's parent, with preemption disabled (the runqueue is locked).
         let cpu = unsafe { scx_cpu_arg(self.ctx.rq.cpu()) };
+        // `update_locked_rq()`'s check, in debug builds, that the runqueue
+        // set as the locked one is locked.
+        #[cfg(all(CONFIG_LOCKDEP, not(CONFIG_SCHED_CORE)))]
+        // SAFETY: without core scheduling, the runqueue's lock is
+        // `rq->__lock` (`__rq_lockp()`), initialised at boot; lockdep only
+        // reads its state.
+        unsafe {
+            bindings::scx_rs_raw_spin_assert_held(&raw mut (*rq).__lock)
+        };
         // SAFETY: preemption is disabled while the context exists
         // (`CpuPinned`).
         let locked_rq = unsafe { locked_rq_state() };
@@ -859,9 +904,7 @@ unsafe fn locked_rq_state() -> *mut *mut bindings::rq {
     // SAFETY: `scx_locked_rq_state` is a per-CPU variable exported to this
     // module; with preemption disabled (safety requirements),
     // `this_cpu_ptr()` gives this CPU's slot, which stays this CPU's.
-    unsafe {
-        bindings::this_cpu_ptr((&raw const bindings::scx_locked_rq_state).cast_mut().cast()).cast()
-    }
+    unsafe { bindings::this_cpu_ptr((&raw mut bindings::scx_locked_rq_state).cast()).cast() }
 }
 
 /// The CPU argument of an operation for `cpu` (`scx_cpu_arg()`): its cid
@@ -869,31 +912,35 @@ unsafe fn locked_rq_state() -> *mut *mut bindings::rq {
 ///
 /// # Safety
 ///
-/// The caller runs in an operation of a live scheduler, or in a kfunc it
-/// calls, with preemption disabled.
+/// The caller runs, with preemption disabled, in an operation of a live
+/// scheduler that sched_ext calls only once the root's cid tables are
+/// published, such as `ops.dispatch()` and `ops.sub_ecaps_updated()`
+/// (not `ops.init_cids()` or `ops.init()` of the root: the static key is
+/// enabled before the tables are published), or in a kfunc it calls.
 #[inline(always)]
 unsafe fn scx_cpu_arg(cpu: PossibleCpu) -> i32 {
     // SAFETY: `__scx_is_cid_type` is a static key, defined and initialised
     // at build time and exported to this module; `static_key_count()` only
     // reads its count atomically.
-    let cid_type = unsafe {
-        bindings::static_key_count((&raw const bindings::__scx_is_cid_type.key).cast_mut()) > 0
-    };
+    let cid_type =
+        unsafe { bindings::static_key_count(&raw mut bindings::__scx_is_cid_type.key) > 0 };
     if !cid_type {
         return cpu.as_u32() as i32;
     }
     // SAFETY: `scx_cpu_to_cid_tbl` is an aligned pointer exported to this
     // module, changed only with `rcu_assign_pointer()` and
     // `RCU_INIT_POINTER()`; an atomic load is `rcu_dereference_all()`.
-    let tbl = unsafe { Atomic::from_ptr((&raw const bindings::scx_cpu_to_cid_tbl).cast_mut()) }
-        .load(Relaxed);
-    // SAFETY: the root's enable publishes the tables before any task can be
-    // on sched_ext, and its disable retires them (freed after a grace
-    // period) only once the scheduler is dead and every task has left it.
-    // An operation of a live scheduler runs in between, with preemption
-    // disabled, which is an RCU read-side section (safety requirements), as
-    // `__scx_cpu_to_cid()` requires: `tbl` points to `nr_cpu_ids` entries,
-    // and `cpu` is below `nr_cpu_ids` (`PossibleCpu`).
+    let tbl = unsafe { Atomic::from_ptr(&raw mut bindings::scx_cpu_to_cid_tbl) }.load(Relaxed);
+    debug_assert!(!tbl.is_null());
+    // SAFETY: the root's enable publishes the tables
+    // (`scx_cid_publish_tables()`) before it sets the `has_op` bits of the
+    // operations that run with tasks on sched_ext, and its disable clears
+    // the key, then retires the tables (freed after a grace period) only
+    // once the scheduler is dead and two grace periods have passed. The
+    // caller runs in between, with preemption disabled, which is an RCU
+    // read-side section (safety requirements), as `__scx_cpu_to_cid()`
+    // requires: `tbl` points to `nr_cpu_ids` entries, and `cpu` is below
+    // `nr_cpu_ids` (`PossibleCpu`).
     i32::from(unsafe { tbl.add(cpu.as_u32() as usize).read() })
 }
 

@@ -232,7 +232,7 @@ impl<O: CObject, F: Copy> Field<O, F, Const> {
 
 // `Atomic<T>::load` needs a bound on `T`'s representation that the kernel
 // crate does not export, so `load` is implemented for each integer type
-// that has atomic loads.
+// (and `bool`) that has atomic loads.
 macro_rules! impl_load {
     ($p:ty: $($t:ty),*) => {
         $(
