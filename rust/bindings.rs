@@ -54,6 +54,10 @@ extern "C" {
 // which build `rust/sync/` alone, leave them out.
 #[cfg(not(scx_rs_sample))]
 extern "C" {
+    /// rust/helpers.c: the per-CPU counters of `crate::ext::ops::Stats`, a
+    /// template to offset (`this_cpu_ptr()`, `per_cpu_ptr()`).
+    pub(crate) static mut scx_rs_stats: crate::ext::ops::Stats;
+
     #[cfg(CONFIG_KUNIT)]
     pub(crate) fn scx_rs_need_resched() -> bool;
 

@@ -6,7 +6,8 @@
  * initialisation with a lockdep class, lockdep queries, the per-CPU
  * allocation with its fault-injection point, and KUnit's warning
  * suppression. Like rust/helpers/, these only forward; they carry no logic
- * of their own so that the Rust side states every contract.
+ * of their own so that the Rust side states every contract. The module's
+ * one static per-CPU variable, which Rust cannot define, is here too.
  */
 
 #include <linux/irq_work.h>
@@ -21,6 +22,12 @@
 #endif
 
 #include "helpers.h"
+
+#ifndef SCX_RS_SAMPLE
+/* The counters of rust/ext/ops.rs (Stats), one set per CPU. */
+DEFINE_PER_CPU(struct scx_rs_stats, scx_rs_stats);
+static_assert(sizeof(struct scx_rs_stats) == 6 * sizeof(u64));
+#endif
 
 void scx_rs_raw_spin_lock_init(raw_spinlock_t *lock, const char *name,
 			       struct lock_class_key *key)

@@ -29,6 +29,19 @@ void __percpu *scx_rs_alloc_percpu(size_t size, size_t align, gfp_t gfp);
 struct irq_work;
 unsigned int scx_rs_irq_work_flags(struct irq_work *work);
 
+/*
+ * rust/ext/ops.rs: Stats, how many times sched_ext called each entry point
+ * of the module, counted per CPU.
+ */
+struct scx_rs_stats {
+	u64 init_dsq;
+	u64 exit_dsq;
+	u64 free_dsqs;
+	u64 kick_cpu;
+	u64 kick_cpus;
+	u64 sub_dispatch;
+};
+
 void *scx_rs_kunit_suppress_warnings(void);
 int scx_rs_kunit_end_suppress_warnings(void *w);
 

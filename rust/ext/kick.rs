@@ -17,11 +17,13 @@
 use crate::{
     bindings,
     ext::{
+        ops,
         rq::{ClassOrder, KickIrqWork, KickSyncs, Rq, RqGuard, RqLockHolder, ThisRq},
         sched::{scx_add_event, Sched, SchedPcpu, SCX_CAP_BASE},
     },
     sync::{cpu_online, percpu::PossibleCpu, IrqsOff, IrqsOffSection},
 };
+use kernel::sync::atomic::Relaxed;
 
 const SCX_KICK_IDLE: u64 = bindings::scx_kick_flags_SCX_KICK_IDLE as u64;
 const SCX_KICK_PREEMPT: u64 = bindings::scx_kick_flags_SCX_KICK_PREEMPT as u64;
@@ -68,6 +70,7 @@ impl IrqsOffSection for RecordKick<'_> {
 
 #[inline(always)]
 fn record_kick(sch: &Sched, cpu: PossibleCpu, flags: u64, irqs_off: &IrqsOff) {
+    ops::stats(irqs_off).kick_cpu.add(1, Relaxed);
     let this_rq = Rq::this(irqs_off);
     // This CPU's slot, by the CPU `this_rq` has: one `smp_processor_id()`
     // for both, so `queue_kicks()` sees that the slot is this CPU's.

@@ -24,7 +24,10 @@ use crate::{
         sched::{Sched, SubDispatch},
         sub,
     },
-    sync::{field::CObject, percpu::PossibleCpu},
+    sync::{
+        field::CObject,
+        percpu::{possible_cpus, CpuPinned, PossibleCpu, PreemptGuard},
+    },
 };
 use core::ptr::NonNull;
 use kernel::{
@@ -35,10 +38,14 @@ use kernel::{
 };
 
 /// How many times sched_ext called each entry point, for `make run` and the
-/// unload message.
+/// unload message: one set of counters per CPU (`scx_rs_stats` of
+/// rust/helpers.c, `struct scx_rs_stats`), summed when printed.
 ///
-/// Relaxed atomic counters: each call costs one `lock add` on a cache line
-/// all CPUs share.
+/// Relaxed atomic adds to this CPU's set, so that no two CPUs write the
+/// same cache line (a shared set cost every CPU's kicks a contended
+/// `lock add`), and an interrupt that counts on the same CPU loses no
+/// count.
+#[repr(C)]
 pub struct Stats {
     /// `scx_init_dsq()` calls.
     pub init_dsq: Atomic<u64>,
@@ -47,36 +54,61 @@ pub struct Stats {
     pub exit_dsq: Atomic<u64>,
     /// Runs of the deferred DSQ free (each frees a batch of DSQs).
     pub free_dsqs: Atomic<u64>,
-    /// `scx_kick_cpu()` calls.
+    /// `scx_kick_cpu()` calls not from NMI.
     pub kick_cpu: Atomic<u64>,
     /// Runs of the kick irq_work.
     pub kick_cpus: Atomic<u64>,
-    /// `scx_bpf_sub_dispatch()` calls.
+    /// `scx_bpf_sub_dispatch()` calls with a runqueue locked.
     pub sub_dispatch: Atomic<u64>,
 }
 
-/// The counters of the registered implementation.
-pub static STATS: Stats = Stats {
-    init_dsq: Atomic::new(0),
-    exit_dsq: Atomic::new(0),
-    free_dsqs: Atomic::new(0),
-    kick_cpu: Atomic::new(0),
-    kick_cpus: Atomic::new(0),
-    sub_dispatch: Atomic::new(0),
-};
+// `struct scx_rs_stats` of rust/helpers.c, which asserts the same size.
+const _: () = assert!(core::mem::size_of::<Stats>() == 6 * core::mem::size_of::<u64>());
 
-impl kernel::fmt::Display for Stats {
+/// This CPU's counters.
+#[inline(always)]
+pub(crate) fn stats(pinned: &impl CpuPinned) -> &Stats {
+    let _ = pinned;
+    // SAFETY: `scx_rs_stats` is a per-CPU variable of this module, a
+    // `struct scx_rs_stats` of six `u64`s, the layout of `Stats`
+    // (`Atomic<u64>` is a transparent `u64`). With the task pinned to the
+    // CPU for the borrow of `pinned`, `this_cpu_ptr()` gives that CPU's
+    // slot, which lives as long as the module and is only accessed with
+    // atomic operations.
+    unsafe { &*bindings::this_cpu_ptr((&raw mut bindings::scx_rs_stats).cast()).cast::<Stats>() }
+}
+
+/// The counters of every possible CPU, summed.
+pub struct StatsTotal;
+
+impl kernel::fmt::Display for StatsTotal {
     fn fmt(&self, f: &mut kernel::fmt::Formatter<'_>) -> kernel::fmt::Result {
+        let mut t = [0u64; 6];
+        for cpu in possible_cpus() {
+            // SAFETY: `cpu`'s slot of this module's per-CPU `scx_rs_stats`,
+            // as in `stats()`, lives as long as the module and is only
+            // accessed with atomic operations.
+            let s = unsafe {
+                &*bindings::per_cpu_ptr((&raw mut bindings::scx_rs_stats).cast(), cpu.as_u32())
+                    .cast::<Stats>()
+            };
+            let counters = [
+                &s.init_dsq,
+                &s.exit_dsq,
+                &s.free_dsqs,
+                &s.kick_cpu,
+                &s.kick_cpus,
+                &s.sub_dispatch,
+            ];
+            for (t, c) in t.iter_mut().zip(counters) {
+                *t += c.load(Relaxed);
+            }
+        }
         write!(
             f,
             "{} DSQs initialised, {} exited, {} deferred-free runs, {} kicks, \
              {} kick irq_works, {} sub-dispatches",
-            self.init_dsq.load(Relaxed),
-            self.exit_dsq.load(Relaxed),
-            self.free_dsqs.load(Relaxed),
-            self.kick_cpu.load(Relaxed),
-            self.kick_cpus.load(Relaxed),
-            self.sub_dispatch.load(Relaxed),
+            t[0], t[1], t[2], t[3], t[4], t[5],
         )
     }
 }
@@ -94,7 +126,7 @@ unsafe extern "C" fn scx_rs_init_dsq(
     dsq_id: u64,
     sch: *mut scx_sched,
 ) -> i32 {
-    STATS.init_dsq.add(1, Relaxed);
+    stats(&PreemptGuard::new()).init_dsq.add(1, Relaxed);
     // Test only (the impl_churn scenario): stay in module code a while.
     // `scx_init_dsq()` is called where it may sleep (GFP_KERNEL).
     let delay = crate::module_parameters::dsq_init_delay_us.value();
@@ -119,7 +151,7 @@ unsafe extern "C" fn scx_rs_init_dsq(
 /// Called by sched_ext with a DSQ this implementation initialised (or
 /// failed to), not exited yet, that nobody uses any more.
 unsafe extern "C" fn scx_rs_exit_dsq(dsq: *mut scx_dispatch_q) {
-    STATS.exit_dsq.add(1, Relaxed);
+    stats(&PreemptGuard::new()).exit_dsq.add(1, Relaxed);
     let Some(dsq) = NonNull::new(dsq) else {
         return;
     };
@@ -138,7 +170,7 @@ unsafe extern "C" fn scx_rs_exit_dsq(dsq: *mut scx_dispatch_q) {
 /// from its scheduler's hash table, so only RCU readers that found it
 /// before can still use it.
 unsafe extern "C" fn scx_rs_free_dsqs(to_free: *mut llist_node) {
-    STATS.free_dsqs.add(1, Relaxed);
+    stats(&PreemptGuard::new()).free_dsqs.add(1, Relaxed);
     // SAFETY: the contract of the irq_work, see above, is that of
     // `DestroyedDsqs::from_raw`.
     dsq::free_dsqs(unsafe { DestroyedDsqs::from_raw(to_free) });
@@ -154,7 +186,6 @@ unsafe extern "C" fn scx_rs_free_dsqs(to_free: *mut llist_node) {
 /// to one through the cid tables (which map every possible CPU to one
 /// cid), and the other callers pass `cpu_of(rq)`.
 unsafe extern "C" fn scx_rs_kick_cpu(sch: *mut scx_sched, cpu: i32, flags: u64) {
-    STATS.kick_cpu.add(1, Relaxed);
     let Some(sch) = NonNull::new(sch) else {
         return;
     };
@@ -171,11 +202,11 @@ unsafe extern "C" fn scx_rs_kick_cpu(sch: *mut scx_sched, cpu: i32, flags: u64) 
 /// Called by this CPU's `kick_cpus_irq_work` (`IRQ_WORK_INIT_HARD`), in
 /// hard IRQ context, with this CPU's runqueue.
 unsafe extern "C" fn scx_rs_kick_cpus(this_rq: *mut rq) {
-    STATS.kick_cpus.add(1, Relaxed);
     // SAFETY: this is the callback of this CPU's kick irq_work, in hard IRQ
     // context (`IRQ_WORK_INIT_HARD`), called with `this_rq()`, which is not
     // NULL, and `ctx` is dropped before it returns.
     let ctx = unsafe { KickIrqWork::new(NonNull::new_unchecked(this_rq)) };
+    stats(ctx.irqs_off()).kick_cpus.add(1, Relaxed);
     kick::kick_cpus(&ctx);
 }
 
@@ -187,7 +218,6 @@ unsafe extern "C" fn scx_rs_kick_cpus(this_rq: *mut rq) {
 /// which the verifier supplies and which outlives the call; the kfunc is
 /// allowed only in `ops.dispatch()`.
 unsafe extern "C" fn scx_rs_sub_dispatch(cgroup_id: u64, aux: *const bpf_prog_aux) -> bool {
-    STATS.sub_dispatch.add(1, Relaxed);
     // SAFETY: this is the body of `scx_bpf_sub_dispatch()` called from an
     // sched_ext operation with the calling program's `aux`, valid for the
     // call, and `ctx` is dropped before it returns, as `SubDispatch::new`
@@ -196,6 +226,7 @@ unsafe extern "C" fn scx_rs_sub_dispatch(cgroup_id: u64, aux: *const bpf_prog_au
     let Some(ctx) = ctx else {
         return false;
     };
+    stats(&ctx).sub_dispatch.add(1, Relaxed);
     sub::sub_dispatch(cgroup_id, &ctx)
 }
 
