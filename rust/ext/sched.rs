@@ -851,8 +851,11 @@ impl DispatchOp<'_> {
             project!(mut dspc, .rq).write(rq);
             project!(mut dspc, .nr_tasks).write(0);
         }
-        // SAFETY: this runs in an operation of a live scheduler, the
-        // child's parent, with preemption disabled (the runqueue is locked).
+        // SAFETY: this runs in `ops.dispatch()` or `ops.sub_ecaps_updated()`
+        // of the child's parent, the operations that may call
+        // `scx_bpf_sub_dispatch()`, which sched_ext calls only once the
+        // root's cid tables are published, with the runqueue locked, so
+        // preemption disabled.
         let cpu = unsafe { scx_cpu_arg(self.ctx.rq.cpu()) };
         // `update_locked_rq()`'s check, in debug builds, that the runqueue
         // set as the locked one is locked.
