@@ -54,9 +54,12 @@ extern "C" {
 // which build `rust/sync/` alone, leave them out.
 #[cfg(not(scx_rs_sample))]
 extern "C" {
-    /// rust/helpers.c: the per-CPU counters of `crate::ext::ops::Stats`, a
-    /// template to offset (`this_cpu_ptr()`, `per_cpu_ptr()`).
-    pub(crate) static mut scx_rs_stats: crate::ext::ops::Stats;
+    /// rust/helpers.c: the per-CPU counters of `crate::ext::stats::Stats`.
+    /// In a module, the symbol is a per-CPU address (the loader moves the
+    /// variable to the module's per-CPU area): only its address is taken,
+    /// as an argument of `this_cpu_ptr()` and `per_cpu_ptr()`; it is never
+    /// read or referenced.
+    pub(crate) static mut scx_rs_stats: crate::ext::stats::Stats;
 
     #[cfg(CONFIG_KUNIT)]
     pub(crate) fn scx_rs_need_resched() -> bool;

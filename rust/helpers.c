@@ -24,9 +24,10 @@
 #include "helpers.h"
 
 #ifndef SCX_RS_SAMPLE
-/* The counters of rust/ext/ops.rs (Stats), one set per CPU. */
+/* The counters of rust/ext/stats.rs (Stats), one set per CPU. */
 DEFINE_PER_CPU(struct scx_rs_stats, scx_rs_stats);
 static_assert(sizeof(struct scx_rs_stats) == 6 * sizeof(u64));
+static_assert(__alignof__(struct scx_rs_stats) == __alignof__(u64));
 #endif
 
 void scx_rs_raw_spin_lock_init(raw_spinlock_t *lock, const char *name,

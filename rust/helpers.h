@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * C shims for kernel APIs that are static inlines or macros and so cannot
- * be called from Rust directly. Each is a one-line forwarder; the Rust
- * declarations live in rust/bindings.rs.
+ * be called from Rust directly, each a one-line forwarder, and the one
+ * static per-CPU variable of the module; the Rust declarations live in
+ * rust/bindings.rs.
  */
 #ifndef SCX_RS_HELPERS_H
 #define SCX_RS_HELPERS_H
@@ -12,6 +13,7 @@
 #include <linux/types.h>
 
 #include <linux/compiler_types.h>
+#include <linux/percpu-defs.h>
 
 void scx_rs_raw_spin_lock_init(raw_spinlock_t *lock, const char *name,
 			       struct lock_class_key *key);
@@ -30,8 +32,8 @@ struct irq_work;
 unsigned int scx_rs_irq_work_flags(struct irq_work *work);
 
 /*
- * rust/ext/ops.rs: Stats, how many times sched_ext called each entry point
- * of the module, counted per CPU.
+ * rust/ext/stats.rs: Stats, how many times sched_ext called each entry
+ * point of the module, counted per CPU.
  */
 struct scx_rs_stats {
 	u64 init_dsq;
@@ -41,6 +43,10 @@ struct scx_rs_stats {
 	u64 kick_cpus;
 	u64 sub_dispatch;
 };
+
+#ifndef SCX_RS_SAMPLE
+DECLARE_PER_CPU(struct scx_rs_stats, scx_rs_stats);
+#endif
 
 void *scx_rs_kunit_suppress_warnings(void);
 int scx_rs_kunit_end_suppress_warnings(void *w);

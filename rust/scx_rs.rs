@@ -80,6 +80,6 @@ impl Drop for ScxRs {
         // SAFETY: undoes the `scx_rs_fault_init()` of `init`; no allocation
         // of the module runs any more.
         unsafe { bindings::scx_rs_fault_exit() };
-        pr_info!("unloaded; the Rust paths ran: {}\n", ext::ops::StatsTotal);
+        pr_info!("unloaded; the Rust paths ran: {}\n", ext::stats::StatsTotal);
     }
 }

@@ -17,9 +17,9 @@
 use crate::{
     bindings,
     ext::{
-        ops,
         rq::{ClassOrder, KickIrqWork, KickSyncs, Rq, RqGuard, RqLockHolder, ThisRq},
         sched::{scx_add_event, Sched, SchedPcpu, SCX_CAP_BASE},
+        stats::stats,
     },
     sync::{cpu_online, percpu::PossibleCpu, IrqsOff, IrqsOffSection},
 };
@@ -70,7 +70,7 @@ impl IrqsOffSection for RecordKick<'_> {
 
 #[inline(always)]
 fn record_kick(sch: &Sched, cpu: PossibleCpu, flags: u64, irqs_off: &IrqsOff) {
-    ops::stats(irqs_off).kick_cpu.add(1, Relaxed);
+    stats(irqs_off).kick_cpu.add(1, Relaxed);
     let this_rq = Rq::this(irqs_off);
     // This CPU's slot, by the CPU `this_rq` has: one `smp_processor_id()`
     // for both, so `queue_kicks()` sees that the slot is this CPU's.

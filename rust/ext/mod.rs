@@ -26,4 +26,5 @@ pub mod kick;
 pub mod ops;
 pub mod rq;
 pub mod sched;
+pub mod stats;
 pub mod sub;

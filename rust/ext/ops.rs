@@ -22,11 +22,12 @@ use crate::{
         dsq, kick,
         rq::KickIrqWork,
         sched::{Sched, SubDispatch},
+        stats::stats,
         sub,
     },
     sync::{
         field::CObject,
-        percpu::{possible_cpus, CpuPinned, PossibleCpu, PreemptGuard},
+        percpu::{PossibleCpu, PreemptGuard},
     },
 };
 use core::ptr::NonNull;
@@ -34,84 +35,8 @@ use kernel::{
     error::to_result,
     prelude::*,
     str::CStrExt,
-    sync::atomic::{Atomic, Relaxed},
+    sync::atomic::Relaxed,
 };
-
-/// How many times sched_ext called each entry point, for `make run` and the
-/// unload message: one set of counters per CPU (`scx_rs_stats` of
-/// rust/helpers.c, `struct scx_rs_stats`), summed when printed.
-///
-/// Relaxed atomic adds to this CPU's set, so that no two CPUs write the
-/// same cache line (a shared set cost every CPU's kicks a contended
-/// `lock add`), and an interrupt that counts on the same CPU loses no
-/// count.
-#[repr(C)]
-pub struct Stats {
-    /// `scx_init_dsq()` calls.
-    pub init_dsq: Atomic<u64>,
-    /// `exit_dsq()` calls by sched_ext (not those of the RCU callback that
-    /// frees a destroyed user DSQ, which is scx_rs's own).
-    pub exit_dsq: Atomic<u64>,
-    /// Runs of the deferred DSQ free (each frees a batch of DSQs).
-    pub free_dsqs: Atomic<u64>,
-    /// `scx_kick_cpu()` calls not from NMI.
-    pub kick_cpu: Atomic<u64>,
-    /// Runs of the kick irq_work.
-    pub kick_cpus: Atomic<u64>,
-    /// `scx_bpf_sub_dispatch()` calls with a runqueue locked.
-    pub sub_dispatch: Atomic<u64>,
-}
-
-// `struct scx_rs_stats` of rust/helpers.c, which asserts the same size.
-const _: () = assert!(core::mem::size_of::<Stats>() == 6 * core::mem::size_of::<u64>());
-
-/// This CPU's counters.
-#[inline(always)]
-pub(crate) fn stats(pinned: &impl CpuPinned) -> &Stats {
-    let _ = pinned;
-    // SAFETY: `scx_rs_stats` is a per-CPU variable of this module, a
-    // `struct scx_rs_stats` of six `u64`s, the layout of `Stats`
-    // (`Atomic<u64>` is a transparent `u64`). With the task pinned to the
-    // CPU for the borrow of `pinned`, `this_cpu_ptr()` gives that CPU's
-    // slot, which lives as long as the module and is only accessed with
-    // atomic operations.
-    unsafe { &*bindings::this_cpu_ptr((&raw mut bindings::scx_rs_stats).cast()).cast::<Stats>() }
-}
-
-/// The counters of every possible CPU, summed.
-pub struct StatsTotal;
-
-impl kernel::fmt::Display for StatsTotal {
-    fn fmt(&self, f: &mut kernel::fmt::Formatter<'_>) -> kernel::fmt::Result {
-        let mut t = [0u64; 6];
-        for cpu in possible_cpus() {
-            // SAFETY: `cpu`'s slot of this module's per-CPU `scx_rs_stats`,
-            // as in `stats()`, lives as long as the module and is only
-            // accessed with atomic operations.
-            let s = unsafe {
-                &*bindings::per_cpu_ptr((&raw mut bindings::scx_rs_stats).cast(), cpu.as_u32())
-                    .cast::<Stats>()
-            };
-            let counters = [
-                &s.init_dsq,
-                &s.exit_dsq,
-                &s.free_dsqs,
-                &s.kick_cpu,
-                &s.kick_cpus,
-                &s.sub_dispatch,
-            ];
-            for (t, c) in t.iter_mut().zip(counters) {
-                *t += c.load(Relaxed);
-            }
-        }
-        write!(
-            f,
-            "{} DSQs initialised, {} exited, {} deferred-free runs, {} kicks, \
-             {} kick irq_works, {} sub-dispatches",
-            t[0], t[1], t[2], t[3], t[4], t[5],
-        )
-    }
-}
 
 /// `scx_init_dsq()`.
 ///

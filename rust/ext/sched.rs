@@ -842,7 +842,10 @@ impl DispatchOp<'_> {
     pub fn call(&self) -> u32 {
         let child = self.child.as_raw();
         let rq = self.ctx.rq.as_raw();
-        let dspc = project!(mut self.child.pcpu().this_cpu(&self.ctx).as_raw(), .dsp_ctx);
+        let dspc = project!(
+            mut self.child.pcpu().this_cpu_ref(&self.ctx).as_raw(),
+            .dsp_ctx
+        );
         // SAFETY: `dspc` is in this CPU's slot of the live child's per-CPU
         // data (type invariant). Only sched_ext's dispatch of the child on
         // this CPU uses it, with the runqueue locked, so interrupts off:

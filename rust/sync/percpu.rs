@@ -468,6 +468,25 @@ impl<'a, T> PerCpuRef<'a, T> {
         }
     }
 
+    /// The current CPU's `T`, for as long as the task is pinned to it: the
+    /// slot of [`this_cpu`](Self::this_cpu) without its CPU number, which
+    /// costs a read of `cpu_number` that `this_cpu_ptr()` itself does not
+    /// need.
+    #[inline]
+    pub fn this_cpu_ref<'p>(self, pinned: &'p impl CpuPinned) -> &'p T
+    where
+        'a: 'p,
+    {
+        let _ = pinned;
+        // SAFETY: `this_cpu_ptr()` requires that the task cannot migrate
+        // during the call, which `pinned` guarantees.
+        let slot = unsafe { bindings::this_cpu_ptr(self.ptr.as_ptr().cast()) };
+        // SAFETY: The current CPU is possible, so by the type invariants its
+        // slot holds a `T` valid and only shared for `'a`, which outlives
+        // `'p`.
+        unsafe { &*slot.cast::<T>() }
+    }
+
     /// The current CPU's slot, for as long as the task is pinned to it.
     #[inline]
     pub fn this_cpu<'p>(self, pinned: &'p impl CpuPinned) -> CpuSlot<'p, T>
@@ -1072,6 +1091,7 @@ mod tests {
         assert_eq!(here.cpu(), PossibleCpu::current(&g));
         assert_eq!(*here, here.cpu().as_u32());
         assert!(core::ptr::eq(&*here, &*pcpu.get(here.cpu())));
+        assert!(core::ptr::eq(pcpu.as_ref().this_cpu_ref(&g), &*here));
         Ok(())
     }
 
