@@ -31,12 +31,7 @@ use crate::{
     },
 };
 use core::ptr::NonNull;
-use kernel::{
-    error::to_result,
-    prelude::*,
-    str::CStrExt,
-    sync::atomic::Relaxed,
-};
+use kernel::{error::to_result, prelude::*, str::CStrExt, sync::atomic::Relaxed};
 
 /// `scx_init_dsq()`.
 ///
