@@ -472,6 +472,18 @@ impl<'a, T> PerCpuRef<'a, T> {
     /// slot of [`this_cpu`](Self::this_cpu) without its CPU number, which
     /// costs a read of `cpu_number` that `this_cpu_ptr()` itself does not
     /// need.
+    ///
+    /// The reference cannot outlive the proof that the task is pinned:
+    ///
+    /// ```compile_fail,E0515
+    /// use kernel::sync::atomic::Atomic;
+    /// use scx_rs::sync::percpu::{PerCpuRef, PreemptGuard};
+    ///
+    /// fn escape(view: PerCpuRef<'static, Atomic<u32>>) -> &'static Atomic<u32> {
+    ///     let pinned = PreemptGuard::new();
+    ///     view.this_cpu_ref(&pinned)
+    /// }
+    /// ```
     #[inline]
     pub fn this_cpu_ref<'p>(self, pinned: &'p impl CpuPinned) -> &'p T
     where
