@@ -78,10 +78,23 @@ const SCX_OPI_DISPATCH: usize = offset_of!(bindings::sched_ext_ops, dispatch) / 
 #[cfg(CONFIG_EXT_SUB_SCHED)]
 #[inline(always)]
 fn scx_has_subs() -> bool {
-    // SAFETY: `__scx_has_subs` is a static key, defined and initialised at
-    // build time and exported to this module; `static_key_count()` only
-    // reads its count atomically.
-    unsafe { bindings::static_key_count(&raw mut bindings::__scx_has_subs.key) > 0 }
+    // SAFETY: `__scx_has_subs` is a static key exported to this module.
+    unsafe { static_key_enabled(&raw mut bindings::__scx_has_subs) }
+}
+
+/// Whether the static key `key` is enabled (`static_key_enabled()`, the
+/// test `static_branch_unlikely()` is patched to follow).
+///
+/// # Safety
+///
+/// `key` is the address of a static key defined and initialised at build
+/// time, such as those patch 0004 exports to this module.
+#[inline(always)]
+unsafe fn static_key_enabled(key: *mut bindings::static_key_false) -> bool {
+    // SAFETY: `key` is a valid static key for the module's life (safety
+    // requirements); `static_key_count()` only reads its count atomically,
+    // whatever C does to the key meanwhile.
+    unsafe { bindings::static_key_count(&raw mut (*key).key) > 0 }
 }
 
 /// The fields of `struct scx_sched` these paths read, with their
@@ -925,12 +938,8 @@ unsafe fn locked_rq_state() -> *mut *mut bindings::rq {
 /// enabled before the tables are published), or in a kfunc it calls.
 #[inline(always)]
 unsafe fn scx_cpu_arg(cpu: PossibleCpu) -> i32 {
-    // SAFETY: `__scx_is_cid_type` is a static key, defined and initialised
-    // at build time and exported to this module; `static_key_count()` only
-    // reads its count atomically.
-    let cid_type =
-        unsafe { bindings::static_key_count(&raw mut bindings::__scx_is_cid_type.key) > 0 };
-    if !cid_type {
+    // SAFETY: `__scx_is_cid_type` is a static key exported to this module.
+    if !unsafe { static_key_enabled(&raw mut bindings::__scx_is_cid_type) } {
         return cpu.as_u32() as i32;
     }
     // SAFETY: `scx_cpu_to_cid_tbl` is an aligned pointer exported to this
